@@ -1,0 +1,3 @@
+"""smartlic: Smart Licensing Using Policy — product instance, utility and authority."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from smartlic.cli import main
+
+main()

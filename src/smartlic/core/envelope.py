@@ -1,0 +1,179 @@
+"""The signed envelope every artifact travels in: ``header``, ``payload`` (a string), ``signature``.
+
+The layout is the one of a real RUM report (``header{type}``, ``payload`` as a compact JSON
+*string*, ``signature{sudi, signing_type, key, value}``). What is signed is not the JSON of the
+envelope but a DSSE-style pre-authentication encoding of the artifact type and the exact payload
+bytes: the bytes are verified before they are parsed, whitespace or escaping in the payload can
+never be "normalised" into a different meaning, and a signature made for one type (an ACK) can
+never verify as another (a trust code). See docs/adr/0002-signature-scheme.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from smartlic.core import jsonio
+from smartlic.core.errors import ArtifactTypeError, FormatError, SignatureMismatchError
+from smartlic.core.keys import SigningKey, VerifyKey, b64decode, b64encode
+from smartlic.core.udi import Udi
+
+FORMAT_VERSION = "1.0"
+MAX_ENVELOPE_BYTES = 2 * 1024 * 1024
+
+
+class ArtifactType(StrEnum):
+    KEYSET = "keyset"
+    POLICY = "policy"
+    TRUST_REQUEST = "trust_request"
+    TRUST_CODE = "trust_code"
+    RUM = "rum"
+    ACK = "ack"
+    SLAC = "slac"
+    RETURN_CODE = "return_code"
+    USAGE_FILE = "usage_file"
+    ACK_FILE = "ack_file"
+
+
+class SigningType(StrEnum):
+    BUILTIN = "builtin"
+    """Signed by the product instance's own key before any trust code: integrity, not origin."""
+    TRUST = "trust"
+    """Signed by the product instance's key after the authority bound it to the UDI."""
+    AUTHORITY = "authority"
+    ROOT = "root"
+    UTILITY = "utility"
+
+
+def pae(artifact_type: str, payload: bytes) -> bytes:
+    """DSSE pre-authentication encoding: unambiguous concatenation of type and payload."""
+    type_bytes = f"smartlic/{artifact_type}@{FORMAT_VERSION}".encode()
+    return b"DSSEv1 %d %b %d %b" % (len(type_bytes), type_bytes, len(payload), payload)
+
+
+@dataclass(frozen=True)
+class Signature:
+    signing_type: SigningType
+    key: str
+    """Key id (SHA-256 of the raw public key, hex)."""
+    value: bytes
+    sudi: Udi | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.sudi is not None:
+            out["sudi"] = self.sudi.to_sudi()
+        out["signing_type"] = self.signing_type.value
+        out["key"] = self.key
+        out["value"] = b64encode(self.value)
+        return out
+
+    @classmethod
+    def from_json(cls, fields: jsonio.Fields) -> Signature:
+        sudi_fields = fields.opt_obj("sudi")
+        signing_type = fields.choice("signing_type", tuple(t.value for t in SigningType))
+        key = fields.str("key", max_len=128, allow_empty=False)
+        value = b64decode(fields.str("value", max_len=256), what=f"{fields.path}.value")
+        fields.done()
+        return cls(
+            signing_type=SigningType(signing_type),
+            key=key,
+            value=value,
+            sudi=Udi.from_sudi(sudi_fields) if sudi_fields is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A signed artifact as bytes on the wire; ``payload`` is kept exactly as received."""
+
+    type: ArtifactType
+    payload: str
+    signature: Signature
+    version: str = FORMAT_VERSION
+
+    @property
+    def payload_bytes(self) -> bytes:
+        return self.payload.encode()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "header": {"type": self.type.value, "version": self.version},
+            "payload": self.payload,
+            "signature": self.signature.to_json(),
+        }
+
+    def to_bytes(self) -> bytes:
+        return jsonio.dumps(self.to_json())
+
+    def payload_json(self) -> Any:
+        """Decode the payload. Only call this after the signature has been verified."""
+        return jsonio.loads(self.payload, what=f"{self.type.value} payload")
+
+    def signed_bytes(self) -> bytes:
+        return pae(self.type.value, self.payload_bytes)
+
+    def verify_with(self, key: VerifyKey) -> None:
+        """Raise unless ``key`` made this signature over this type and these payload bytes."""
+        if self.signature.key != key.key_id:
+            raise SignatureMismatchError(
+                f"{self.type.value} is signed by key {self.signature.key[:16]}..., "
+                f"expected key {key.key_id[:16]}..."
+            )
+        if not key.verify(self.signature.value, self.signed_bytes()):
+            raise SignatureMismatchError(f"{self.type.value} signature does not verify")
+
+    @classmethod
+    def from_json(cls, obj: Any, *, path: str = "envelope") -> Envelope:
+        fields = jsonio.Fields(obj, path)
+        header = fields.obj("header")
+        type_name = header.choice("type", tuple(t.value for t in ArtifactType))
+        version = header.str("version", max_len=16)
+        header.done()
+        if version != FORMAT_VERSION:
+            header.fail("version", f"unsupported format version {version!r} (expected 1.0)")
+        payload = fields.str("payload", max_len=MAX_ENVELOPE_BYTES)
+        signature = Signature.from_json(fields.obj("signature"))
+        fields.done()
+        return cls(type=ArtifactType(type_name), payload=payload, signature=signature)
+
+    @classmethod
+    def parse(cls, data: bytes | str, *, limit: int = MAX_ENVELOPE_BYTES) -> Envelope:
+        return cls.from_json(jsonio.loads(data, what="signed artifact", limit=limit))
+
+    def expect(self, *types: ArtifactType) -> Envelope:
+        """Refuse an artifact of another type before anything else looks at it."""
+        if self.type not in types:
+            wanted = " or ".join(t.value for t in types)
+            raise ArtifactTypeError(
+                f"expected {_article(wanted)} {wanted} artifact, "
+                f"got {_article(self.type.value)} {self.type.value}"
+            )
+        return self
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def sign(
+    artifact_type: ArtifactType,
+    payload: dict[str, Any] | bytes,
+    key: SigningKey,
+    signing_type: SigningType,
+    *,
+    sudi: Udi | None = None,
+) -> Envelope:
+    """Serialise ``payload`` (unless already bytes) and sign it for ``artifact_type``."""
+    payload_bytes = payload if isinstance(payload, bytes) else jsonio.dumps(payload)
+    try:
+        payload_text = payload_bytes.decode()
+    except UnicodeDecodeError:
+        raise FormatError("payload must be UTF-8") from None
+    value = key.sign(pae(artifact_type.value, payload_bytes))
+    return Envelope(
+        type=artifact_type,
+        payload=payload_text,
+        signature=Signature(signing_type=signing_type, key=key.key_id, value=value, sudi=sudi),
+    )

@@ -1,0 +1,230 @@
+"""Strict JSON in and compact JSON out, and a field reader that names what is wrong.
+
+Signed payloads are compact JSON strings whose exact bytes are signed, so encoding must be
+deterministic (insertion order, no spaces) and decoding must refuse anything ambiguous: duplicate
+keys (two readers could see two different values), floats (rounding differs between languages),
+NaN/Infinity, and input past a size limit. ``Fields`` turns a decoded object into typed values and
+reports the dotted path of the first bad field, so an error says ``policy.serial: expected an
+integer, got a string`` instead of a ``KeyError``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+from smartlic.core.errors import FormatError, OversizedError
+
+MAX_JSON_BYTES = 4 * 1024 * 1024
+"""Default limit for one JSON document; callers with larger legitimate input pass their own."""
+
+MAX_DEPTH = 32
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON in insertion order; refuses floats so payloads stay portable."""
+    _refuse_floats(obj, 0)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _refuse_floats(obj: Any, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise FormatError(f"JSON nesting deeper than {MAX_DEPTH}")
+    if isinstance(obj, float):
+        raise FormatError("floats are not allowed in smartlic payloads (use integers or strings)")
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise FormatError("JSON object keys must be strings")
+            _refuse_floats(value, depth + 1)
+    elif isinstance(obj, list | tuple):
+        for value in obj:
+            _refuse_floats(value, depth + 1)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise FormatError(f"duplicate JSON key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_float(text: str) -> NoReturn:
+    raise FormatError(f"floats are not allowed in smartlic payloads (found {text})")
+
+
+def _no_constant(text: str) -> NoReturn:
+    raise FormatError(f"{text} is not allowed in JSON")
+
+
+def loads(data: bytes | str, *, what: str = "JSON", limit: int = MAX_JSON_BYTES) -> Any:
+    """Decode strict JSON; every failure is a ``FormatError`` that names ``what``."""
+    size = len(data.encode() if isinstance(data, str) else data)
+    if size > limit:
+        raise OversizedError(f"{what} is {size} bytes, more than the limit of {limit}")
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{what} is not valid UTF-8 (byte {exc.start})") from None
+    else:
+        text = data
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_float=_no_float,
+            parse_constant=_no_constant,
+        )
+    except FormatError as exc:
+        raise FormatError(f"{what}: {exc.reason}") from None
+    except RecursionError:
+        raise FormatError(f"{what}: nesting too deep") from None
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(text.rstrip()):
+            raise FormatError(f"{what} is truncated ({exc.msg} at the end)") from None
+        raise FormatError(
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+class Fields:
+    """Typed, path-aware access to one decoded JSON object.
+
+    Call ``done()`` after reading every field: unknown fields are refused, so a future field is
+    never silently ignored by an old verifier.
+    """
+
+    def __init__(self, obj: Any, path: builtins.str) -> None:
+        if not isinstance(obj, dict):
+            raise FormatError(f"{path}: expected an object, got {_type_name(obj)}")
+        self._obj: dict[str, Any] = obj
+        self._path = path
+        self._seen: set[str] = set()
+
+    @property
+    def path(self) -> builtins.str:
+        return self._path
+
+    def _sub(self, key: builtins.str) -> builtins.str:
+        return f"{self._path}.{key}"
+
+    def has(self, key: builtins.str) -> builtins.bool:
+        return key in self._obj
+
+    def _get(self, key: builtins.str) -> Any:
+        self._seen.add(key)
+        if key not in self._obj:
+            raise FormatError(f"{self._sub(key)}: missing")
+        return self._obj[key]
+
+    def fail(self, key: builtins.str, message: builtins.str) -> NoReturn:
+        raise FormatError(f"{self._sub(key)}: {message}")
+
+    def any(self, key: builtins.str) -> Any:
+        return self._get(key)
+
+    def str(
+        self, key: builtins.str, *, max_len: builtins.int = 4096, allow_empty: builtins.bool = True
+    ) -> builtins.str:
+        value = self._get(key)
+        if not isinstance(value, str):
+            self.fail(key, f"expected a string, got {_type_name(value)}")
+        if len(value) > max_len:
+            self.fail(key, f"longer than {max_len} characters")
+        if not allow_empty and not value:
+            self.fail(key, "must not be empty")
+        return value
+
+    def opt_str(self, key: builtins.str, *, max_len: builtins.int = 4096) -> builtins.str | None:
+        if key not in self._obj or self._obj[key] is None:
+            self._seen.add(key)
+            return None
+        return self.str(key, max_len=max_len)
+
+    def int(
+        self, key: builtins.str, *, min: builtins.int | None = None, max: builtins.int | None = None
+    ) -> builtins.int:
+        value = self._get(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key, f"expected an integer, got {_type_name(value)}")
+        if min is not None and value < min:
+            self.fail(key, f"must be at least {min}, got {value}")
+        if max is not None and value > max:
+            self.fail(key, f"must be at most {max}, got {value}")
+        return value
+
+    def opt_int(self, key: builtins.str, *, min: builtins.int | None = None) -> builtins.int | None:
+        if key not in self._obj or self._obj[key] is None:
+            self._seen.add(key)
+            return None
+        return self.int(key, min=min)
+
+    def bool(self, key: builtins.str) -> builtins.bool:
+        value = self._get(key)
+        if not isinstance(value, bool):
+            self.fail(key, f"expected a boolean, got {_type_name(value)}")
+        return value
+
+    def obj(self, key: builtins.str) -> Fields:
+        return Fields(self._get(key), self._sub(key))
+
+    def opt_obj(self, key: builtins.str) -> Fields | None:
+        if key not in self._obj or self._obj[key] is None:
+            self._seen.add(key)
+            return None
+        return self.obj(key)
+
+    def list(self, key: builtins.str, *, max_items: builtins.int = 100_000) -> builtins.list[Any]:
+        value = self._get(key)
+        if not isinstance(value, list):
+            self.fail(key, f"expected a list, got {_type_name(value)}")
+        if len(value) > max_items:
+            self.fail(key, f"more than {max_items} items")
+        return value
+
+    def objs(self, key: builtins.str, *, max_items: builtins.int = 100_000) -> Iterator[Fields]:
+        for index, item in enumerate(self.list(key, max_items=max_items)):
+            yield Fields(item, f"{self._sub(key)}[{index}]")
+
+    def strs(
+        self, key: builtins.str, *, max_items: builtins.int = 100_000, max_len: builtins.int = 4096
+    ) -> builtins.list[builtins.str]:
+        items = self.list(key, max_items=max_items)
+        for index, item in enumerate(items):
+            if not isinstance(item, str) or len(item) > max_len:
+                self.fail(f"{key}[{index}]", f"expected a string, got {_type_name(item)}")
+        return items
+
+    def choice(
+        self, key: builtins.str, allowed: tuple[builtins.str, ...] | frozenset[builtins.str]
+    ) -> builtins.str:
+        value = self.str(key)
+        if value not in allowed:
+            self.fail(key, f"must be one of {', '.join(sorted(allowed))}; got {value!r}")
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(set(self._obj) - self._seen)
+        if unknown:
+            raise FormatError(f"{self._path}: unknown field(s) {', '.join(unknown)}")
