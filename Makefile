@@ -31,7 +31,7 @@ format: install
 	$(BIN)/ruff check --fix src tests bench scripts
 
 test: lint
-	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	url="$$(scripts/ensure-postgres.sh)" && SMARTLIC_TEST_PG_URL="$$url" $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run_all.py
