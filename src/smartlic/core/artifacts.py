@@ -9,17 +9,21 @@ envelopes, so the receiver verifies them with the same verifier as a stand-alone
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from smartlic.core import jsonio
-from smartlic.core.envelope import Envelope, SigningType
+from smartlic.core.envelope import ArtifactType, Envelope, SigningType
 from smartlic.core.errors import FormatError
 from smartlic.core.keys import VerifyKey
 from smartlic.core.policy import Policy
 from smartlic.core.udi import HaSet, Udi
 
 RUM_VERSION = "2.0"
+_DECIMAL = re.compile(r"[0-9]{1,12}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+MEASUREMENT_META_KEYS = ("termination_reason", "close_reason", "clock_change_delta")
 METRIC_ENTITLEMENT = "ENTITLEMENT"
 MAX_NAME = 200
 
@@ -29,18 +33,28 @@ def payload_digest(envelope: Envelope) -> str:
     return hashlib.sha256(envelope.payload_bytes).hexdigest()
 
 
-def _envelopes(fields: jsonio.Fields, key: str, max_items: int = 1000) -> tuple[Envelope, ...]:
+def _sha256(fields: jsonio.Fields, key: str) -> str:
+    value = fields.str(key, max_len=64)
+    if not _SHA256.fullmatch(value):
+        fields.fail(key, "expected a SHA-256 digest (64 lowercase hex digits)")
+    return value
+
+
+def _envelopes(
+    fields: jsonio.Fields, key: str, kind: ArtifactType, max_items: int = 1000
+) -> tuple[Envelope, ...]:
+    """Nested envelopes must be of the one type their field allows, checked before anything."""
     return tuple(
-        Envelope.from_json(item, path=f"{fields.path}.{key}[{index}]")
+        Envelope.from_json(item, path=f"{fields.path}.{key}[{index}]").expect(kind)
         for index, item in enumerate(fields.list(key, max_items=max_items))
     )
 
 
-def _opt_envelope(fields: jsonio.Fields, key: str) -> Envelope | None:
+def _opt_envelope(fields: jsonio.Fields, key: str, kind: ArtifactType) -> Envelope | None:
     value = fields.any(key) if fields.has(key) else None
     if value is None:
         return None
-    return Envelope.from_json(value, path=f"{fields.path}.{key}")
+    return Envelope.from_json(value, path=f"{fields.path}.{key}").expect(kind)
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,8 @@ class TrustRequest:
             force=f.bool("force"),
         )
         f.done()
+        if not out.ha.contains(out.udi):
+            raise FormatError("trust_request.ha_udi: does not contain the requesting UDI")
         return out
 
 
@@ -139,7 +155,7 @@ class TrustCode:
             account=Account.from_json(f),
             issued_at=f.int("issued_at", min=0),
             serial=f.int("serial", min=1),
-            request_nonce=f.str("request_nonce", max_len=64),
+            request_nonce=f.str("request_nonce", max_len=64, allow_empty=False),
         )
         f.done()
         return out
@@ -160,6 +176,11 @@ class Measurement:
     count: int
     meta: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        unknown = set(self.meta) - set(MEASUREMENT_META_KEYS)
+        if unknown:
+            raise FormatError(f"measurement meta: unknown key(s) {', '.join(sorted(unknown))}")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "log_time": self.log_time,
@@ -179,11 +200,11 @@ class Measurement:
         value.choice("type", ("COUNT",))
         count_text = value.str("value", max_len=12)
         value.done()
-        if not count_text.isdigit():
+        if not _DECIMAL.fullmatch(count_text):
             raise FormatError(f"{f.path}.value.value: expected a decimal count, got {count_text!r}")
         meta_fields = f.obj("meta")
         meta: dict[str, str] = {}
-        for key in ("termination_reason", "close_reason", "clock_change_delta"):
+        for key in MEASUREMENT_META_KEYS:
             text = meta_fields.opt_str(key, max_len=64)
             if text is not None:
                 meta[key] = text
@@ -324,7 +345,7 @@ class AckedReport:
     def from_json(cls, f: jsonio.Fields) -> AckedReport:
         out = cls(
             report_id=f.int("report_id", min=1),
-            digest=f.str("digest", max_len=64),
+            digest=_sha256(f, "digest"),
             status=f.choice("status", ("ACCEPTED", "UNTRUSTED")),
         )
         f.done()
@@ -349,8 +370,8 @@ class PurchaseLine:
     @classmethod
     def from_json(cls, f: jsonio.Fields) -> PurchaseLine:
         out = cls(
-            license_name=f.str("license_name", max_len=MAX_NAME),
-            entitlement_tag=f.str("entitlement_tag", max_len=MAX_NAME),
+            license_name=f.str("license_name", max_len=MAX_NAME, allow_empty=False),
+            entitlement_tag=f.str("entitlement_tag", max_len=MAX_NAME, allow_empty=False),
             count=f.int("count", min=0),
             end_at=f.opt_int("end_at", min=0),
         )
@@ -399,9 +420,9 @@ class Ack:
             account=Account.from_json(f),
             issued_at=f.int("issued_at", min=0),
             acked=tuple(AckedReport.from_json(a) for a in f.objs("acked", max_items=100_000)),
-            policy=_opt_envelope(f, "policy"),
-            slacs=_envelopes(f, "slacs", max_items=64),
-            keysets=_envelopes(f, "keysets", max_items=64),
+            policy=_opt_envelope(f, "policy", ArtifactType.POLICY),
+            slacs=_envelopes(f, "slacs", ArtifactType.SLAC, max_items=64),
+            keysets=_envelopes(f, "keysets", ArtifactType.KEYSET, max_items=64),
             purchases=tuple(PurchaseLine.from_json(p) for p in f.objs("purchases", max_items=1000)),
         )
         f.done()
@@ -537,7 +558,7 @@ class ReturnCode:
         out = cls(
             code_id=f.str("code_id", max_len=64, allow_empty=False),
             udi=Udi.from_sudi(f.obj("sudi")),
-            confirmation_code=f.str("confirmation_code", max_len=16),
+            confirmation_code=f.str("confirmation_code", max_len=16, allow_empty=False),
             returned_at=f.int("returned_at", min=0),
             public_key=VerifyKey.from_b64(f.str("public_key", max_len=64)),
         )
@@ -568,7 +589,7 @@ class BundleEntry:
         sudi = f.opt_obj("sudi")
         out = cls(
             name=f.str("name", max_len=255, allow_empty=False),
-            sha256=f.str("sha256", max_len=64),
+            sha256=_sha256(f, "sha256"),
             udi=Udi.from_sudi(sudi) if sudi is not None else None,
             items=f.int("items", min=0),
         )
@@ -613,7 +634,7 @@ class BundleManifest:
         out = cls(
             bundle_id=f.str("bundle_id", max_len=64, allow_empty=False),
             created_at=f.int("created_at", min=0),
-            created_by=f.str("created_by", max_len=MAX_NAME),
+            created_by=f.str("created_by", max_len=MAX_NAME, allow_empty=False),
             account=Account.from_json(account) if account is not None else None,
             signer_public_key=VerifyKey.from_b64(signer) if signer is not None else None,
             in_reply_to=f.opt_str("in_reply_to", max_len=64),

@@ -10,16 +10,18 @@ never verify as another (a trust code). See docs/adr/0002-signature-scheme.md.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from smartlic.core import jsonio
 from smartlic.core.errors import ArtifactTypeError, FormatError, SignatureMismatchError
-from smartlic.core.keys import SigningKey, VerifyKey, b64decode, b64encode
+from smartlic.core.keys import SIGNATURE_BYTES, SigningKey, VerifyKey, b64decode, b64encode
 from smartlic.core.udi import Udi
 
 FORMAT_VERSION = "1.0"
+_KEY_ID = re.compile(r"[0-9a-f]{64}")
 MAX_ENVELOPE_BYTES = 2 * 1024 * 1024
 
 
@@ -73,8 +75,12 @@ class Signature:
     def from_json(cls, fields: jsonio.Fields) -> Signature:
         sudi_fields = fields.opt_obj("sudi")
         signing_type = fields.choice("signing_type", tuple(t.value for t in SigningType))
-        key = fields.str("key", max_len=128, allow_empty=False)
-        value = b64decode(fields.str("value", max_len=256), what=f"{fields.path}.value")
+        key = fields.str("key", max_len=64)
+        if not _KEY_ID.fullmatch(key):
+            fields.fail("key", "expected a key id (64 lowercase hex digits)")
+        value = b64decode(fields.str("value", max_len=88), what=f"{fields.path}.value")
+        if len(value) != SIGNATURE_BYTES:
+            fields.fail("value", f"expected a {SIGNATURE_BYTES}-byte Ed25519 signature")
         fields.done()
         return cls(
             signing_type=SigningType(signing_type),

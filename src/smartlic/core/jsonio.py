@@ -212,8 +212,10 @@ class Fields:
     ) -> builtins.list[builtins.str]:
         items = self.list(key, max_items=max_items)
         for index, item in enumerate(items):
-            if not isinstance(item, str) or len(item) > max_len:
+            if not isinstance(item, str):
                 self.fail(f"{key}[{index}]", f"expected a string, got {_type_name(item)}")
+            if len(item) > max_len:
+                self.fail(f"{key}[{index}]", f"longer than {max_len} characters")
         return items
 
     def choice(

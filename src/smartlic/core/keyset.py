@@ -115,9 +115,15 @@ def sign_keyset(keyset: KeySet, signer: SigningKey) -> Envelope:
     return sign(ArtifactType.KEYSET, keyset.to_json(), signer, SigningType.ROOT)
 
 
+def _expect_root_signed(envelope: Envelope) -> None:
+    envelope.expect(ArtifactType.KEYSET)
+    if envelope.signature.signing_type is not SigningType.ROOT:
+        raise SignatureMismatchError("a key set must be signed by the authority root key")
+
+
 def parse_anchor(envelope: Envelope) -> KeySet:
     """Accept a first key set: it must verify under the root it names (self-signed anchor)."""
-    envelope.expect(ArtifactType.KEYSET)
+    _expect_root_signed(envelope)
     keyset = KeySet.from_json(envelope.payload_json())
     envelope.verify_with(keyset.root)
     return keyset
@@ -156,7 +162,7 @@ class Verifier:
         for step, envelope in enumerate(chain):
             if step >= MAX_ROTATION_STEPS:
                 raise RollbackError(f"key set chain longer than {MAX_ROTATION_STEPS} steps")
-            envelope.expect(ArtifactType.KEYSET)
+            _expect_root_signed(envelope)
             if envelope.payload in known:
                 continue
             envelope.verify_with(current.root)

@@ -71,9 +71,9 @@ class InstanceState:
 class Request:
     """One request from a product instance (or a utility acting for one).
 
-    ``body`` holds the kind-specific fields: ``reports`` (usage_report), ``request`` (the signed
-    trust_request), ``mode``/``feature``/``count``/``scope`` (authorization_request),
-    ``return_code`` (authorization_return), ``poll_id`` (result_poll).
+    ``body`` holds the kind-specific fields: ``reports`` (usage_report), ``artifact`` (the signed
+    trust request, or the signed return code of an authorization_return),
+    ``mode``/``feature``/``count``/``scope`` (authorization_request), ``poll_id`` (result_poll).
     """
 
     kind: Kind
@@ -210,7 +210,7 @@ class Response:
         f = jsonio.Fields(jsonio.loads(data, what="response", limit=limit), "response")
         f.choice("protocol", (PROTOCOL,))
         status = Status(f.choice("status", tuple(s.value for s in Status)))
-        in_reply_to = f.str("in_reply_to", max_len=64)
+        in_reply_to = f.str("in_reply_to", max_len=64, allow_empty=False)
         artifacts = tuple(
             Envelope.from_json(item, path=f"response.artifacts[{i}]")
             for i, item in enumerate(f.list("artifacts", max_items=MAX_REPORTS_PER_MESSAGE))
@@ -228,6 +228,8 @@ class Response:
             raise FormatError("response.poll_id: missing for OK_POLL")
         if status is Status.ERROR and code is None:
             raise FormatError("response.error: missing for ERROR")
+        if status is not Status.ERROR and error is not None:
+            raise FormatError(f"response.error: not allowed with status {status.value}")
         return cls(status, in_reply_to, artifacts, poll_id, retry_after, code, message)
 
 

@@ -52,7 +52,8 @@ def write(envelopes: list[Envelope] | tuple[Envelope, ...]) -> bytes:
 
 
 def read(data: bytes, *, limit: int = MAX_XML_BYTES) -> list[Envelope]:
-    """Every envelope in a ``<smartLicense>`` file (or a bare ``<RUMReport>`` as devices write).
+    """Every envelope in a ``<smartLicense>`` file, or in one bare artifact element (devices
+    write a bare ``<RUMReport>``).
 
     Only parses: signatures are checked by whoever installs the artifacts.
     """
