@@ -29,6 +29,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+def _add_role_commands() -> None:
+    """Each role ships its own command group; this module only mounts them."""
+    from smartlic.instance.cli import app as instance_app
+
+    app.add_typer(instance_app, name="instance", help="Run and inspect a product instance.")
+
+
+_add_role_commands()
 console = Console()
 err_console = Console(stderr=True)
 

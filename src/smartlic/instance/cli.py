@@ -1,0 +1,141 @@
+"""``smartlic instance ...``: run one product instance, and a few commands useful before the
+device shell exists. The lead wires ``app`` into the ``smartlic`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from smartlic.core import xmlfile
+from smartlic.core.errors import SmartLicError
+from smartlic.core.timefmt import device_time
+from smartlic.core.udi import HaSet, Udi
+from smartlic.instance.agent import Agent, Identity
+
+app = typer.Typer(
+    name="instance",
+    help="A product instance (device side of SLP): run it, inspect its state.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+StateOpt = Annotated[Path, typer.Option("--state", help="The instance's state folder.")]
+
+
+def _open(
+    state: Path,
+    udi: str | None = None,
+    hostname: str | None = None,
+    authority_keys: Path | None = None,
+    ha: str | None = None,
+    on_message: bool = False,
+    start: bool = True,
+) -> Agent:
+    identity = None
+    if udi is not None:
+        parsed = Udi.parse(udi)
+        identity = Identity(
+            parsed, hostname or "Router", ha=HaSet.parse(ha) if ha is not None else None
+        )
+    anchor = None
+    if authority_keys is not None:
+        envelopes = xmlfile.read(authority_keys.read_bytes())
+        anchor = envelopes[0]
+    printer = (lambda entry: typer.echo(entry.console_line())) if on_message else None
+    if not start:  # read-only look: no reload, so reports stay open
+        return Agent(state, identity, anchor=anchor, on_message=printer)
+    return Agent.open(state, identity, anchor=anchor, on_message=printer)
+
+
+def _fail(exc: SmartLicError) -> None:
+    err_console.print(f"[red]Error:[/red] {exc.diagnostics()}", markup=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    state: StateOpt,
+    udi: Annotated[str | None, typer.Option(help="UDI, e.g. PID:C9300-24UX,SN:FCW2303D16Y")] = None,
+    hostname: Annotated[str | None, typer.Option(help="Hostname.")] = None,
+    ha: Annotated[str | None, typer.Option(help="HA set, e.g. 'Active:PID:..,SN:..'.")] = None,
+    http_port: Annotated[int, typer.Option(help="Port of the device REST API.")] = 8443,
+    http_host: Annotated[str, typer.Option(help="Address of the device REST API.")] = "127.0.0.1",
+    authority_keys: Annotated[
+        Path | None, typer.Option(help="The authority's key set file (trust anchor).")
+    ] = None,
+    username: Annotated[str, typer.Option(help="REST API user.")] = "admin",
+    password: Annotated[
+        str | None, typer.Option(help="REST API password (default: a random one, printed).")
+    ] = None,
+) -> None:
+    """Run one product instance: scheduler and device REST API (/smartlic-service)."""
+    from smartlic.instance.daemon import serve
+
+    if password is None:
+        password = secrets.token_urlsafe(12)
+        typer.echo(f"REST API user {username}, password {password}")
+
+    try:
+        agent = _open(state, udi, hostname, authority_keys, ha, on_message=True)
+    except SmartLicError as exc:
+        _fail(exc)
+        return
+    typer.echo(
+        f"product instance {agent.udi} ({agent.identity.hostname}); REST API on "
+        f"http://{http_host}:{http_port}/smartlic-service"
+    )
+    try:
+        asyncio.run(
+            serve(agent, host=http_host, port=http_port, username=username, password=password)
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        agent.close()
+
+
+@app.command()
+def status(
+    state: StateOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Identity, transport, policy, deadlines, usage and report counters of an instance."""
+    if not (state / "instance.db").exists():
+        err_console.print(f"Error: {state} holds no product instance state")
+        raise typer.Exit(1)
+    try:
+        agent = _open(state, start=False)
+    except SmartLicError as exc:
+        _fail(exc)
+        return
+    try:
+        info = agent.status()
+        if as_json:
+            console.print_json(json.dumps(info.to_json()))
+            return
+        lines = [
+            f"UDI: {info.udi}",
+            f"Hostname: {info.hostname}",
+            f"Transport: {info.transport}" + (f" ({info.url})" if info.url else ""),
+            f"Trust code installed: {'yes' if info.trust_installed else 'no'}",
+            *info.policy_lines,
+            f"Next ACK deadline: {device_time(info.next_ack_deadline)}",
+            f"Next report push: {device_time(info.next_report_push)}",
+            "Licenses:",
+            *[f"  {u['name']} ({u['count']}): {u['status']}" for u in info.licenses],
+            *info.summary.lines(),
+        ]
+        if info.clock_backwards:
+            lines.append("Clock: behind the latest signed time accepted")
+        typer.echo("\n".join(lines))
+    finally:
+        agent.close()

@@ -1,0 +1,130 @@
+"""The air gap: ``save usage`` files and ``import`` of ACK, policy, authorization code and trust
+code files (the ``<smartLicense>`` XML of ``core.xmlfile``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+from smartlic.core import xmlfile
+from smartlic.core.envelope import ArtifactType, Envelope
+from smartlic.core.errors import ArtifactTypeError, ConfigurationError, FormatError, NotFoundError
+from smartlic.core.timefmt import DAY
+from smartlic.instance.records import ImportResult
+from smartlic.instance.reporting import ReportingMixin
+from smartlic.instance.store import atomic_write
+
+IMPORTABLE = (
+    ArtifactType.ACK,
+    ArtifactType.POLICY,
+    ArtifactType.SLAC,
+    ArtifactType.TRUST_CODE,
+    ArtifactType.KEYSET,
+)
+DEFAULT_DAYS = 90
+
+
+class FilesMixin(ReportingMixin):
+    def select_reports(
+        self, which: str = "all", *, days: int | None = None, rum_id: int | None = None
+    ) -> list[tuple[int, Envelope]]:
+        """Closed, stored reports: ``all``, ``unreported``, ``days`` (ended in the last N days)
+        or ``rum-id`` (one report)."""
+        if which == "all":
+            return self._envelopes("state != 'OPEN'")
+        if which == "unacknowledged":
+            return self._envelopes("state = 'CLOSED'")
+        if which == "unreported":
+            return self._envelopes("state = 'CLOSED' AND reported_at IS NULL")
+        if which == "days":
+            n = DEFAULT_DAYS if days is None else days
+            if n < 0:
+                raise ConfigurationError("days must be >= 0")
+            since = self.clock.now() - n * DAY
+            return self._envelopes("state != 'OPEN' AND end_time >= ?", (since,))
+        if which == "rum-id":
+            if rum_id is None:
+                raise ConfigurationError("rum-id needs a report id")
+            found = self._envelopes("report_id = ?", (rum_id,))
+            if not found:
+                raise NotFoundError(f"no stored closed report with id {rum_id}")
+            return found
+        raise ConfigurationError(f"unknown selection {which!r} (all, unreported, days, rum-id)")
+
+    def mark_collected(self, report_ids: list[int]) -> None:
+        """Reports handed to a collector (REST pull) count as reported: Waiting for Ack."""
+        self._mark_reported(report_ids)
+
+    def save_usage(
+        self,
+        path: str | Path,
+        which: str = "all",
+        *,
+        days: int | None = None,
+        rum_id: int | None = None,
+    ) -> int:
+        """``license smart save usage all|unreported|days N|rum-id ID file <path>``.
+
+        Open reports are closed first (report time). The reports written count as reported
+        (Waiting for Ack) until an ACK file is imported. Returns how many were written; with
+        none to write (``rum-id`` aside), no file is written and 0 is returned.
+        """
+        if which != "rum-id":
+            self.close_reports()
+        selected = self.select_reports(which, days=days, rum_id=rum_id)
+        if not selected:
+            return 0
+        atomic_write(Path(path), xmlfile.write([e for _, e in selected]))
+        self._mark_reported([report_id for report_id, _ in selected])
+        self.store.put("last_report_file_write", self.clock.now())
+        self._event("SAEVT_RUM_REPORT_SAVE", count=len(selected), file=str(path))
+        return len(selected)
+
+    def import_bytes(self, data: bytes, *, expect: ArtifactType | None = None) -> ImportResult:
+        """Install every artifact of a ``<smartLicense>`` file (raw XML or its base64)."""
+        envelopes = xmlfile.read(_unwrap(data))
+        for envelope in envelopes:
+            if envelope.type not in IMPORTABLE:
+                raise ArtifactTypeError(
+                    f"a {envelope.type.value} file cannot be imported on a product instance "
+                    "(import accepts ACK, policy, authorization code and trust code files)"
+                )
+            if expect is not None:
+                envelope.expect(expect)
+        result = ImportResult()
+        for label in self.install_artifacts(envelopes):
+            result.installed.append(label)
+        result.details.append(result.summary())
+        self._event("SAEVT_IMPORT", installed=",".join(result.installed) or "nothing")
+        return result
+
+    def import_file(self, path: str | Path, *, expect: ArtifactType | None = None) -> ImportResult:
+        """``license smart import <file>``: says which artifacts it installed."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
+        return self.import_bytes(data, expect=expect)
+
+
+def _unwrap(data: bytes) -> bytes:
+    """Accept the XML itself, a JSON string holding it, or base64 of it (REST import)."""
+    text = data.strip()
+    if text.startswith(b'"') and text.endswith(b'"'):
+        import json
+
+        try:
+            inner = json.loads(text)
+        except ValueError:
+            raise FormatError("body is neither XML nor a JSON string") from None
+        text = str(inner).encode().strip()
+    if text.startswith(b"<"):
+        return text
+    try:
+        decoded = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise FormatError("body is neither SLP XML nor base64 of it") from None
+    if not decoded.strip().startswith(b"<"):
+        raise FormatError("base64 body does not hold SLP XML")
+    return decoded
