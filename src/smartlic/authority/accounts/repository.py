@@ -1,0 +1,145 @@
+"""Queries on account data. ``AccountRepository`` is scoped by one smart account; ``Directory``
+holds the few unscoped look-ups that *find* the account (by name, tenant or token hash)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from smartlic.authority.accounts.models import (
+    ApiToken,
+    AuditEntry,
+    IdToken,
+    Purchase,
+    SmartAccount,
+    VirtualAccount,
+)
+from smartlic.core.errors import NotFoundError
+
+
+class Directory:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def account_by_name(self, name: str) -> SmartAccount:
+        row = self.session.scalar(select(SmartAccount).where(SmartAccount.name == name))
+        if row is None:
+            raise NotFoundError(f"no smart account named {name!r}")
+        return row
+
+    def account_by_name_or_none(self, name: str) -> SmartAccount | None:
+        return self.session.scalar(select(SmartAccount).where(SmartAccount.name == name))
+
+    def account_by_id(self, account_id: str) -> SmartAccount:
+        row = self.session.get(SmartAccount, account_id)
+        if row is None:
+            raise NotFoundError("no such smart account")
+        return row
+
+    def accounts(self) -> list[SmartAccount]:
+        return list(self.session.scalars(select(SmartAccount).order_by(SmartAccount.name)))
+
+    def va_by_tenant(self, tenant_id: str) -> VirtualAccount:
+        row = self.session.scalar(
+            select(VirtualAccount).where(VirtualAccount.tenant_id == tenant_id)
+        )
+        if row is None:
+            raise NotFoundError(f"no tenant {tenant_id!r}")
+        return row
+
+    def tenant_taken(self, tenant_id: str) -> bool:
+        found = self.session.scalar(
+            select(func.count())
+            .select_from(VirtualAccount)
+            .where(VirtualAccount.tenant_id == tenant_id)
+        )
+        return bool(found)
+
+    def id_token_by_hash(self, token_hash: str) -> IdToken | None:
+        return self.session.scalar(
+            select(IdToken).where(IdToken.token_hash == token_hash).with_for_update()
+        )
+
+    def api_token_by_hash(self, token_hash: str) -> ApiToken | None:
+        return self.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+
+class AccountRepository:
+    """Every query filters on ``account_id``: another account's rows are never visible."""
+
+    def __init__(self, session: Session, account_id: str) -> None:
+        self.session = session
+        self.account_id = account_id
+
+    def account(self) -> SmartAccount:
+        return Directory(self.session).account_by_id(self.account_id)
+
+    def add(self, row: object) -> None:
+        self.session.add(row)
+
+    def vas(self) -> list[VirtualAccount]:
+        return list(
+            self.session.scalars(
+                select(VirtualAccount)
+                .where(VirtualAccount.account_id == self.account_id)
+                .order_by(VirtualAccount.name)
+            )
+        )
+
+    def va(self, va_id: str) -> VirtualAccount:
+        row = self.session.scalar(
+            select(VirtualAccount).where(
+                VirtualAccount.account_id == self.account_id, VirtualAccount.id == va_id
+            )
+        )
+        if row is None:
+            raise NotFoundError("no such virtual account in this smart account")
+        return row
+
+    def va_by_name(self, name: str) -> VirtualAccount:
+        row = self.session.scalar(
+            select(VirtualAccount).where(
+                VirtualAccount.account_id == self.account_id, VirtualAccount.name == name
+            )
+        )
+        if row is None:
+            raise NotFoundError(f"no virtual account named {name!r} in this smart account")
+        return row
+
+    def purchases(self, va_id: str | None = None) -> list[Purchase]:
+        query = select(Purchase).where(Purchase.account_id == self.account_id)
+        if va_id is not None:
+            query = query.where(Purchase.va_id == va_id)
+        return list(self.session.scalars(query.order_by(Purchase.created_at, Purchase.id)))
+
+    def id_tokens(self, va_id: str | None = None) -> list[IdToken]:
+        query = select(IdToken).where(IdToken.account_id == self.account_id)
+        if va_id is not None:
+            query = query.where(IdToken.va_id == va_id)
+        return list(self.session.scalars(query.order_by(IdToken.created_at, IdToken.id)))
+
+    def id_token(self, token_id: str) -> IdToken:
+        row = self.session.scalar(
+            select(IdToken).where(IdToken.account_id == self.account_id, IdToken.id == token_id)
+        )
+        if row is None:
+            raise NotFoundError("no such ID token in this smart account")
+        return row
+
+    def api_token(self, token_id: str) -> ApiToken:
+        row = self.session.scalar(
+            select(ApiToken).where(ApiToken.account_id == self.account_id, ApiToken.id == token_id)
+        )
+        if row is None:
+            raise NotFoundError("no such API token in this smart account")
+        return row
+
+    def audit(self, limit: int = 100) -> list[AuditEntry]:
+        return list(
+            self.session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.account_id == self.account_id)
+                .order_by(AuditEntry.at.desc())
+                .limit(limit)
+            )
+        )

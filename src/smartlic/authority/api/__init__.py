@@ -1,0 +1,1 @@
+"""HTTP layer: thin handlers over the services."""

@@ -1,0 +1,63 @@
+"""``POST /cslu/v1/pi[/<tenant>]`` and ``POST /licservice/license``: core.protocol over HTTP."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response as HttpResponse
+
+from smartlic.authority.api.common import Problem, bearer_of, read_body
+from smartlic.authority.endpoint import UNKNOWN_MESSAGE, ProtocolService
+from smartlic.core.errors import OversizedError
+from smartlic.core.protocol import Response, http_status_for
+
+router = APIRouter(tags=["product instances"])
+
+BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    "responses": {"200": {"content": {"application/json": {"schema": {"type": "object"}}}}},
+}
+
+
+async def _answer(request: Request, tenant: str | None) -> HttpResponse:
+    service: ProtocolService = request.app.state.protocol
+    try:
+        body = await read_body(request, request.app.state.settings.max_body)
+    except Problem as exc:
+        response = Response.from_error(UNKNOWN_MESSAGE, OversizedError(exc.detail))
+    else:
+        client = request.client.host if request.client else "unknown"
+        response = await run_in_threadpool(
+            service.handle, body, tenant=tenant, bearer=bearer_of(request), client=client
+        )
+    headers = {}
+    if response.retry_after is not None:
+        headers["Retry-After"] = str(response.retry_after)
+    return HttpResponse(
+        response.to_bytes(),
+        status_code=http_status_for(response),
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+@router.post("/cslu/v1/pi", openapi_extra=BODY, summary="Product-instance messages (utility)")
+async def cslu(request: Request) -> HttpResponse:
+    return await _answer(request, None)
+
+
+@router.post(
+    "/cslu/v1/pi/{tenant}", openapi_extra=BODY, summary="Product-instance messages for a tenant"
+)
+async def cslu_tenant(tenant: str, request: Request) -> HttpResponse:
+    return await _answer(request, tenant)
+
+
+@router.post(
+    "/licservice/license", openapi_extra=BODY, summary="Product-instance messages (smart transport)"
+)
+async def licservice(request: Request) -> HttpResponse:
+    return await _answer(request, None)

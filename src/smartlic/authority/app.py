@@ -1,0 +1,129 @@
+"""The authority's HTTP application: ``create_app(settings)``.
+
+Routes: the product-instance endpoints (``/cslu/v1/pi[/<tenant>]``, ``/licservice/license``),
+the REST API under ``/api/v1`` (problem+json errors), the public key sets, and ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.responses import Response as HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from smartlic import __version__
+from smartlic.authority.api import protocol_routes, rest, rest_files
+from smartlic.authority.api.common import Problem, problem_response, status_for_error
+from smartlic.authority.api.schemas import Health
+from smartlic.authority.clock import Clock
+from smartlic.authority.context import Authority
+from smartlic.authority.cssm import routes as cssm_routes
+from smartlic.authority.endpoint import ProtocolService
+from smartlic.authority.ops import Metrics, RateLimiter
+from smartlic.authority.settings import Settings
+from smartlic.core import xmlfile
+from smartlic.core.errors import SmartLicError
+
+log = logging.getLogger("smartlic.authority")
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, authority: Authority | None = None
+) -> FastAPI:
+    if authority is None:
+        authority = Authority.open(settings.url, settings.keys, clock)
+    app = FastAPI(
+        title="smartlic authority",
+        version=__version__,
+        description="The licensing authority (CSSM role): Smart Licensing Using Policy.",
+    )
+    app.state.settings = settings
+    app.state.authority = authority
+    metrics = Metrics()
+    app.state.metrics = metrics
+    app.state.token_limiter = RateLimiter(
+        settings.token_per_minute, max(1, settings.token_per_minute // 3)
+    )
+    app.state.protocol = ProtocolService(
+        authority,
+        metrics=metrics,
+        trust_limiter=RateLimiter(
+            settings.trust_per_minute, max(1, settings.trust_per_minute // 3)
+        ),
+    )
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.http_requests.labels(path, str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(Problem)
+    async def _problem(_request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.title, exc.detail, exc.code)
+
+    @app.exception_handler(SmartLicError)
+    async def _smartlic(_request: Request, exc: SmartLicError) -> JSONResponse:
+        status = status_for_error(exc)
+        return problem_response(status, type(exc).__name__, exc.reason, exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
+            for err in exc.errors()[:5]
+        )
+        return problem_response(422, "Unprocessable Entity", details, "MALFORMED")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), "HTTP")
+
+    app.include_router(protocol_routes.router)
+    app.include_router(rest.router)
+    app.include_router(rest_files.router)
+    app.include_router(cssm_routes.router)
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=HttpResponse,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    def prometheus() -> HttpResponse:
+        return HttpResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> Health:
+        with authority.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return Health(status="ok", database="ok", keyset_version=authority.keyset().version)
+
+    @app.get(
+        "/api/v1/keysets",
+        tags=["keys"],
+        response_class=HttpResponse,
+        responses={200: {"content": {"application/xml": {}}}},
+    )
+    def keysets() -> HttpResponse:
+        """Every key set from the anchor (version 1) on, as a ``<smartLicense>`` file."""
+        return HttpResponse(xmlfile.write(authority.chain()), media_type="application/xml")
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory ``serve`` hands to uvicorn (one call per worker process)."""
+    import os
+    from pathlib import Path
+
+    data = Path(os.environ.get("SMARTLIC_AUTHORITY_DATA", "smartlic-authority"))
+    return create_app(Settings(data=data, db_url=os.environ.get("SMARTLIC_AUTHORITY_DB") or None))

@@ -1,0 +1,1 @@
+"""Smart License Authorization Codes (SLAC): issue within purchased counts, return."""

@@ -1,0 +1,56 @@
+"""Authorization-code queries, scoped by account."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from smartlic.authority.authorization.models import IssuedCode
+from smartlic.core.errors import NotFoundError
+
+
+class CodeRepository:
+    def __init__(self, session: Session, account_id: str) -> None:
+        self.session = session
+        self.account_id = account_id
+
+    def add(self, row: IssuedCode) -> None:
+        self.session.add(row)
+
+    def get(self, code_id: str, *, lock: bool = False) -> IssuedCode:
+        query = select(IssuedCode).where(
+            IssuedCode.account_id == self.account_id, IssuedCode.code_id == code_id
+        )
+        if lock:
+            query = query.with_for_update()
+        row = self.session.scalar(query)
+        if row is None:
+            raise NotFoundError("no such authorization code in this smart account")
+        return row
+
+    def active_for_udi(self, udi: str, license_name: str | None = None) -> list[IssuedCode]:
+        query = select(IssuedCode).where(
+            IssuedCode.account_id == self.account_id,
+            IssuedCode.udi == udi,
+            IssuedCode.returned_at.is_(None),
+        )
+        if license_name is not None:
+            query = query.where(IssuedCode.license_name == license_name)
+        return list(self.session.scalars(query.order_by(IssuedCode.issued_at)))
+
+    def issued_count(self, va_id: str, license_name: str) -> int:
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(IssuedCode.count), 0)).where(
+                IssuedCode.account_id == self.account_id,
+                IssuedCode.va_id == va_id,
+                IssuedCode.license_name == license_name,
+                IssuedCode.returned_at.is_(None),
+            )
+        )
+        return int(total or 0)
+
+    def all(self, va_id: str | None = None) -> list[IssuedCode]:
+        query = select(IssuedCode).where(IssuedCode.account_id == self.account_id)
+        if va_id is not None:
+            query = query.where(IssuedCode.va_id == va_id)
+        return list(self.session.scalars(query.order_by(IssuedCode.issued_at)))

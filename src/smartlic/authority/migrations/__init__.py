@@ -1,0 +1,1 @@
+"""Alembic migrations of the authority schema, shipped inside the package."""

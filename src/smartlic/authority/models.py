@@ -1,0 +1,34 @@
+"""Every table, imported in one place so metadata is complete (Alembic, tests)."""
+
+from __future__ import annotations
+
+from smartlic.authority.accounts.models import (
+    ApiToken,
+    AuditEntry,
+    IdToken,
+    Purchase,
+    SmartAccount,
+    VirtualAccount,
+)
+from smartlic.authority.authorization.models import IssuedCode
+from smartlic.authority.cssm.models import PollResult
+from smartlic.authority.db import Base
+from smartlic.authority.policy.models import CustomPolicy
+from smartlic.authority.trust.models import ProductInstance
+from smartlic.authority.usage.models import StoredAck, UsageReport
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "CustomPolicy",
+    "IdToken",
+    "IssuedCode",
+    "PollResult",
+    "ProductInstance",
+    "Purchase",
+    "SmartAccount",
+    "StoredAck",
+    "UsageReport",
+    "VirtualAccount",
+]

@@ -1,0 +1,1 @@
+"""Custom policies per smart or virtual account, and the rule that picks the one in force."""

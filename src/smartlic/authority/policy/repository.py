@@ -1,0 +1,37 @@
+"""Custom policy queries, scoped by account."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from smartlic.authority.policy.models import CustomPolicy
+
+
+class PolicyRepository:
+    def __init__(self, session: Session, account_id: str) -> None:
+        self.session = session
+        self.account_id = account_id
+
+    def add(self, row: CustomPolicy) -> None:
+        self.session.add(row)
+
+    def all(self, va_id: str | None = None) -> list[CustomPolicy]:
+        query = select(CustomPolicy).where(CustomPolicy.account_id == self.account_id)
+        if va_id is not None:
+            query = query.where(CustomPolicy.va_id == va_id)
+        return list(self.session.scalars(query.order_by(CustomPolicy.seq)))
+
+    def next_seq(self) -> int:
+        top = self.session.scalar(
+            select(func.max(CustomPolicy.seq)).where(CustomPolicy.account_id == self.account_id)
+        )
+        return int(top or 0) + 1
+
+    def newest(self, va_id: str | None) -> CustomPolicy | None:
+        """The newest policy of the VA (``va_id``) or of the smart account itself (None)."""
+        query = select(CustomPolicy).where(CustomPolicy.account_id == self.account_id)
+        query = query.where(
+            CustomPolicy.va_id.is_(None) if va_id is None else CustomPolicy.va_id == va_id
+        )
+        return self.session.scalar(query.order_by(CustomPolicy.seq.desc()).limit(1))

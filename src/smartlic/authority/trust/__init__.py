@@ -1,0 +1,1 @@
+"""Product instances and trust codes."""

@@ -1,0 +1,140 @@
+"""Trust requests → node-locked trust codes (docs/protocol.md, "Trust request")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from smartlic.authority import audit
+from smartlic.authority.accounts.repository import AccountRepository
+from smartlic.authority.accounts.service import AccountService
+from smartlic.authority.context import Authority
+from smartlic.authority.policy.service import PolicyService
+from smartlic.authority.trust.models import ProductInstance
+from smartlic.authority.trust.repository import InstanceRepository, placements
+from smartlic.core.artifacts import Account, TrustCode, TrustRequest
+from smartlic.core.checks import check_clock_skew, check_udi
+from smartlic.core.envelope import ArtifactType, Envelope, SigningType, sign
+from smartlic.core.errors import (
+    AccountMismatchError,
+    SignatureMismatchError,
+    TimestampMismatchError,
+    TokenError,
+)
+from smartlic.core.keys import VerifyKey
+from smartlic.core.udi import Udi
+
+
+@dataclass(frozen=True)
+class TrustResult:
+    account_id: str
+    va_id: str
+    trust_code: Envelope
+    policy: Envelope
+
+
+def read_trust_request(envelope: Envelope) -> TrustRequest:
+    """Proof of possession: the request must verify under the public key it carries."""
+    envelope.expect(ArtifactType.TRUST_REQUEST)
+    if envelope.signature.signing_type not in (SigningType.BUILTIN, SigningType.TRUST):
+        raise SignatureMismatchError("a trust request must be signed by the instance key")
+    request = TrustRequest.from_json(envelope.payload_json())
+    try:
+        envelope.verify_with(request.public_key)
+    except SignatureMismatchError as exc:
+        raise SignatureMismatchError(
+            f"proof of possession failed: {exc.reason}",
+            hint="The trust request must be signed with the key it names; generate it again.",
+        ) from None
+    return request
+
+
+def place_instance(
+    session: Session,
+    account_id: str,
+    va_id: str,
+    udi: Udi,
+    now: int,
+    hostname: str | None = None,
+) -> ProductInstance:
+    """Find or register ``udi`` in this VA; elsewhere already → SA-VA mismatch."""
+    for other in placements(session, str(udi)):
+        if other.account_id != account_id or other.va_id != va_id:
+            raise AccountMismatchError(
+                f"Smart Account-Virtual Account mismatch: {udi} is registered in another "
+                "virtual account"
+            )
+    repo = InstanceRepository(session, account_id)
+    row = repo.by_udi(str(udi), lock=True)
+    if row is None:
+        row = ProductInstance(
+            account_id=account_id,
+            va_id=va_id,
+            udi=str(udi),
+            hostname=hostname,
+            first_seen=now,
+            trusted=False,
+            trust_serial=0,
+            allow_export=False,
+        )
+        repo.add(row)
+        session.flush()
+    elif hostname:
+        row.hostname = hostname
+    return row
+
+
+class TrustService:
+    def __init__(self, authority: Authority) -> None:
+        self.authority = authority
+        self.accounts = AccountService(authority)
+        self.policies = PolicyService(authority)
+
+    def establish(
+        self, session: Session, envelope: Envelope, sender: Udi, actor: str
+    ) -> TrustResult:
+        now = self.authority.now()
+        request = read_trust_request(envelope)
+        check_udi(request.udi, sender, "the trust request")
+        try:
+            check_clock_skew(request.timestamp, now)
+        except TimestampMismatchError as exc:
+            raise TimestampMismatchError(f"timestamp mismatch: {exc.reason}") from None
+        if not request.id_token:
+            raise TokenError("the trust request carries no ID token")
+        token = self.accounts.use_id_token(session, request.id_token, now)
+        instance = place_instance(
+            session, token.account_id, token.va_id, request.udi, now, request.hostname
+        )
+        token.uses += 1
+        instance.trusted = True
+        instance.public_key = request.public_key.b64()
+        instance.trust_serial += 1
+        instance.trust_issued_at = now
+        instance.allow_export = instance.allow_export or token.allow_export
+        accounts = AccountRepository(session, token.account_id)
+        account = Account(accounts.account().name, accounts.va(token.va_id).name)
+        code = TrustCode(
+            request.udi, request.public_key, account, now, instance.trust_serial, request.nonce
+        )
+        trust_env = sign(
+            ArtifactType.TRUST_CODE, code.to_json(), self.authority.signer(), SigningType.AUTHORITY
+        )
+        _, policy_env = self.policies.grant(session, token.account_id, token.va_id, request.udi)
+        audit.record(
+            session,
+            at=now,
+            account_id=token.account_id,
+            actor=actor,
+            action="trust_code.issue",
+            subject=str(request.udi),
+            detail=f"serial={instance.trust_serial} token={token.id}",
+        )
+        return TrustResult(token.account_id, token.va_id, trust_env, policy_env)
+
+
+def trust_key(instance: ProductInstance | None) -> VerifyKey | None:
+    if instance is None or not instance.trusted or instance.public_key is None:
+        return None
+    return VerifyKey.from_b64(instance.public_key)

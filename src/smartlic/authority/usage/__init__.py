@@ -1,0 +1,1 @@
+"""Usage ingestion (RUM reports → signed ACKs), usage files and compliance."""

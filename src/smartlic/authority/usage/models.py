@@ -1,0 +1,56 @@
+"""Stored RUM reports (once per VA, UDI and report id) and the ACKs sent for them."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from smartlic.authority.db import Base, new_id
+
+
+class UsageReport(Base):
+    __tablename__ = "usage_reports"
+    __table_args__ = (
+        Index(
+            "uq_usage_reports_account_va_udi_report",
+            "account_id",
+            "va_id",
+            "udi",
+            "report_id",
+            unique=True,
+        ),
+        Index("ix_usage_reports_account_instance", "account_id", "instance_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("smart_accounts.id", ondelete="CASCADE"))
+    va_id: Mapped[str] = mapped_column(ForeignKey("virtual_accounts.id", ondelete="CASCADE"))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("product_instances.id", ondelete="CASCADE"))
+    udi: Mapped[str] = mapped_column(String(100))
+    report_id: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(64))
+    trusted: Mapped[bool] = mapped_column(Boolean)
+    license_name: Mapped[str] = mapped_column(String(200))
+    entitlement_tag: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(Integer)
+    start_at: Mapped[int] = mapped_column(BigInteger)
+    end_at: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    envelope: Mapped[str] = mapped_column(Text)
+
+
+class StoredAck(Base):
+    """The ACK answered for one set of reports: a re-send gets the very same bytes back."""
+
+    __tablename__ = "acks"
+    __table_args__ = (
+        Index("uq_acks_account_va_udi_key", "account_id", "va_id", "udi", "ack_key", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("smart_accounts.id", ondelete="CASCADE"))
+    va_id: Mapped[str] = mapped_column(ForeignKey("virtual_accounts.id", ondelete="CASCADE"))
+    udi: Mapped[str] = mapped_column(String(100))
+    ack_key: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    envelope: Mapped[str] = mapped_column(Text)

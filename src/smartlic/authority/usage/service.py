@@ -1,0 +1,314 @@
+"""Usage ingestion: verify RUM reports, store each once, answer with one signed ACK per UDI.
+
+The rules are docs/protocol.md's "Usage report": ``builtin`` reports verify under the key they
+carry and are stored untrusted; ``trust`` reports must verify under the key of the trust code on
+record; a report is stored once per (virtual account, UDI, report id) with the SHA-256 of its
+payload; the same report again is acknowledged again, a different one under a stored id refuses
+the whole request (``REPLAY``) and nothing is stored. The caller runs one call in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from smartlic.authority import audit
+from smartlic.authority.accounts.repository import AccountRepository
+from smartlic.authority.authorization.service import AuthorizationService
+from smartlic.authority.context import Authority
+from smartlic.authority.policy.service import PolicyService
+from smartlic.authority.trust.repository import InstanceRepository
+from smartlic.authority.trust.service import place_instance, trust_key
+from smartlic.authority.usage.models import StoredAck, UsageReport
+from smartlic.authority.usage.repository import UsageRepository
+from smartlic.core import bundle, jsonio, xmlfile
+from smartlic.core.artifacts import (
+    Account,
+    Ack,
+    AckedReport,
+    BundleManifest,
+    RumReport,
+    payload_digest,
+)
+from smartlic.core.envelope import ArtifactType, Envelope, SigningType, sign
+from smartlic.core.errors import (
+    FormatError,
+    ReplayError,
+    SignatureMismatchError,
+    VerificationError,
+    WrongUdiError,
+)
+from smartlic.core.keys import VerifyKey
+from smartlic.core.protocol import InstanceState
+from smartlic.core.udi import HaSet, Udi
+
+
+@dataclass(frozen=True)
+class Verified:
+    envelope: Envelope
+    report: RumReport
+    digest: str
+    trusted: bool
+
+
+def _count(report: RumReport) -> int:
+    if not report.measurements:
+        return 0
+    return max(report.measurements, key=lambda m: (m.end_time, m.log_time)).count
+
+
+class UsageService:
+    def __init__(self, authority: Authority) -> None:
+        self.authority = authority
+        self.policies = PolicyService(authority)
+        self.codes = AuthorizationService(authority)
+
+    # --- verification ---------------------------------------------------------------------
+
+    def verify_report(
+        self,
+        envelope: Envelope,
+        trusted_keys: dict[str, VerifyKey],
+        udi_allowed: Callable[[RumReport], bool],
+    ) -> Verified:
+        envelope.expect(ArtifactType.RUM)
+        signing_type = envelope.signature.signing_type
+        if signing_type is SigningType.TRUST:
+            key = trusted_keys.get(envelope.signature.key)
+            if key is None:
+                raise SignatureMismatchError(
+                    "a trusted report is not signed by the key of the trust code on record"
+                )
+            envelope.verify_with(key)
+            report = RumReport.from_json(envelope.payload_json())
+            if report.signing_type is not SigningType.TRUST or report.public_key != key:
+                raise SignatureMismatchError("the report's signature block does not match")
+        elif signing_type is SigningType.BUILTIN:
+            report = RumReport.from_json(envelope.payload_json())
+            if report.signing_type is not SigningType.BUILTIN:
+                raise SignatureMismatchError("the report's signature block does not match")
+            envelope.verify_with(report.public_key)
+        else:
+            raise SignatureMismatchError(
+                f"a RUM report must be signed builtin or trust, not {signing_type.value}"
+            )
+        if not udi_allowed(report):
+            raise WrongUdiError(f"report {report.report_id} is from {report.udi}, not this sender")
+        return Verified(
+            envelope, report, payload_digest(envelope), signing_type is SigningType.TRUST
+        )
+
+    # --- ingestion ------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        session: Session,
+        account_id: str,
+        va_id: str,
+        sender: Udi,
+        reports: tuple[Envelope, ...] | list[Envelope],
+        state: InstanceState,
+        *,
+        ha: HaSet | None = None,
+        hostname: str | None = None,
+        actor: str = "instance",
+    ) -> Envelope:
+        """Verify and store ``reports`` of ``sender``; return the signed ACK (stored too)."""
+        now = self.authority.now()
+        instance = place_instance(session, account_id, va_id, sender, now, hostname)
+        members = ha.udis if ha is not None else (sender,)
+        instances = InstanceRepository(session, account_id)
+        trusted_keys: dict[str, VerifyKey] = {}
+        for udi in members:
+            key = trust_key(instances.by_udi(str(udi)))
+            if key is not None:
+                trusted_keys[key.key_id] = key
+
+        def udi_allowed(report: RumReport) -> bool:
+            if ha is not None:
+                return ha.contains(report.udi)
+            return report.udi == sender or report.ha.contains(sender)
+
+        verified = [self.verify_report(env, trusted_keys, udi_allowed) for env in reports]
+        repo = UsageRepository(session, account_id)
+        acked: list[AckedReport] = []
+        seen: dict[tuple[str, int], str] = {}
+        by_udi: dict[Udi, list[Verified]] = {}
+        for item in verified:
+            by_udi.setdefault(item.report.udi, []).append(item)
+        new_rows = 0
+        for udi, items in by_udi.items():
+            owner = (
+                instance if udi == sender else place_instance(session, account_id, va_id, udi, now)
+            )
+            stored = repo.stored(va_id, str(udi), [i.report.report_id for i in items])
+            for item in items:
+                rid = item.report.report_id
+                earlier = seen.get((str(udi), rid))
+                old = stored.get(rid)
+                digest_before = old.digest if old is not None else earlier
+                if digest_before is not None and digest_before != item.digest:
+                    raise ReplayError(
+                        f"report id {rid} of {udi} is already stored with other content",
+                        hint="A report id identifies one report forever; this looks like a "
+                        "replayed or altered report. Nothing from this request was stored.",
+                    )
+                status = "ACCEPTED" if item.trusted else "UNTRUSTED"
+                if old is not None:
+                    status = "ACCEPTED" if old.trusted else "UNTRUSTED"
+                if old is None and earlier is None:
+                    repo.add(
+                        UsageReport(
+                            account_id=account_id,
+                            va_id=va_id,
+                            instance_id=owner.id,
+                            udi=str(udi),
+                            report_id=rid,
+                            digest=item.digest,
+                            trusted=item.trusted,
+                            license_name=item.report.license_name,
+                            entitlement_tag=item.report.entitlement_tag,
+                            count=_count(item.report),
+                            start_at=item.report.start_time,
+                            end_at=item.report.end_time,
+                            received_at=now,
+                            envelope=item.envelope.to_bytes().decode(),
+                        )
+                    )
+                    new_rows += 1
+                if earlier is None:
+                    acked.append(AckedReport(rid, item.digest, status))
+                seen[(str(udi), rid)] = item.digest
+            owner.last_report = now
+        instance.last_report = now
+        if new_rows:
+            audit.record(
+                session,
+                at=now,
+                account_id=account_id,
+                actor=actor,
+                action="usage.ingest",
+                subject=str(sender),
+                detail=f"stored={new_rows} acked={len(acked)}",
+            )
+        return self._ack(session, account_id, va_id, sender, acked, state, now)
+
+    def _ack(
+        self,
+        session: Session,
+        account_id: str,
+        va_id: str,
+        udi: Udi,
+        acked: list[AckedReport],
+        state: InstanceState,
+        now: int,
+    ) -> Envelope:
+        keyset_version = self.authority.keyset().version
+        key_material = jsonio.dumps(
+            {
+                "udi": str(udi),
+                "acked": [a.to_json() for a in acked],
+                "state": state.to_json(),
+                "keyset": keyset_version,
+            }
+        )
+        ack_key = hashlib.sha256(key_material).hexdigest()
+        repo = UsageRepository(session, account_id)
+        existing = repo.ack(va_id, str(udi), ack_key)
+        if existing is not None:
+            return Envelope.parse(existing.envelope)
+        accounts = AccountRepository(session, account_id)
+        account = Account(accounts.account().name, accounts.va(va_id).name)
+        in_force, policy_env = self.policies.grant(session, account_id, va_id, udi)
+        send_policy = state.policy_issued_at is None or state.policy_issued_at < in_force.issued_at
+        chain = self.authority.chain()
+        ack = Ack(
+            ack_id=ack_key[:32],
+            udi=udi,
+            account=account,
+            issued_at=now,
+            acked=tuple(acked),
+            policy=policy_env if send_policy else None,
+            slacs=tuple(self.codes.pending(session, account_id, udi, state.slac_code_ids)),
+            keysets=tuple(chain[state.keyset_version :]),
+        )
+        envelope = sign(
+            ArtifactType.ACK, ack.to_json(), self.authority.signer(), SigningType.AUTHORITY
+        )
+        repo.add(
+            StoredAck(
+                account_id=account_id,
+                va_id=va_id,
+                udi=str(udi),
+                ack_key=ack_key,
+                issued_at=now,
+                envelope=envelope.to_bytes().decode(),
+            )
+        )
+        session.flush()
+        return envelope
+
+    # --- files ----------------------------------------------------------------------------
+
+    def upload_file(
+        self, session: Session, account_id: str, va_id: str, data: bytes, *, actor: str = "cli"
+    ) -> bytes:
+        """A usage file (tar.gz bundle) in, an ACK file out; all or nothing."""
+
+        bundle_ids: list[str] = []
+
+        def check_manifest(signed: Envelope, manifest: BundleManifest) -> None:
+            bundle_ids.append(manifest.bundle_id)
+            if manifest.signer_public_key is None:
+                raise VerificationError("the usage file manifest names no signer key")
+            if signed.signature.signing_type not in (
+                SigningType.UTILITY,
+                SigningType.BUILTIN,
+                SigningType.TRUST,
+            ):
+                raise SignatureMismatchError("the usage file manifest has a wrong signing type")
+            signed.verify_with(manifest.signer_public_key)
+
+        groups: dict[Udi, list[Envelope]] = {}
+        for entry, envelopes in bundle.read(
+            io.BytesIO(data), ArtifactType.USAGE_FILE, check_manifest
+        ):
+            if entry.udi is None:
+                raise FormatError(f"usage file member {entry.name} names no product instance")
+            groups.setdefault(entry.udi, []).extend(envelopes)
+        members: list[bundle.Member] = []
+        entries = []
+        for udi, envelopes in groups.items():
+            ack = self.ingest(
+                session, account_id, va_id, udi, envelopes, InstanceState(), actor=actor
+            )
+            # The key-set chain rides ahead of the ACK so an instance can follow any rotation.
+            member = bundle.Member(
+                f"ACK_{udi.sn}_{udi.pid}.xml", xmlfile.write([*self.authority.chain(), ack])
+            )
+            members.append(member)
+            entries.append(bundle.entry_for(member, udi, 1))
+        accounts = AccountRepository(session, account_id)
+        now = self.authority.now()
+        manifest = BundleManifest(
+            bundle_id=uuid.uuid4().hex,
+            created_at=now,
+            created_by=self.authority.name,
+            entries=tuple(entries),
+            account=Account(accounts.account().name, accounts.va(va_id).name),
+            in_reply_to=bundle_ids[0] if bundle_ids else None,
+        )
+        signed = sign(
+            ArtifactType.ACK_FILE,
+            manifest.to_json(),
+            self.authority.signer(),
+            SigningType.AUTHORITY,
+        )
+        out = io.BytesIO()
+        bundle.write(out, ArtifactType.ACK_FILE, manifest, signed, members)
+        return out.getvalue()
