@@ -124,6 +124,13 @@ def _va_id(authority: Authority, account_id: str, name: str) -> str:
         return AccountRepository(s, account_id).va_by_name(name).id
 
 
+def open_scope(data: Path, db: str | None, account: str, va: str) -> tuple[Authority, str, str]:
+    """The authority and the ids of one virtual account, named as a user types them."""
+    authority = open_authority(data, db)
+    account_id = _account_id(authority, account)
+    return authority, account_id, _va_id(authority, account_id, va)
+
+
 def _date(text: str) -> int:
     try:
         day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
@@ -263,9 +270,7 @@ def purchase_add(
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
-    va_id = _va_id(authority, account_id, va)
+    authority, account_id, va_id = open_scope(data, db, account, va)
     end_at = _date(end) if end else None
     with transaction(authority.sessions) as s:
         row = AccountService(authority).add_purchase(
@@ -294,9 +299,7 @@ def token_create(
     as_json: AsJson = False,
 ) -> None:
     """Create an ID token and print it (it is stored hashed: it cannot be shown again)."""
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
-    va_id = _va_id(authority, account_id, va)
+    authority, account_id, va_id = open_scope(data, db, account, va)
     with transaction(authority.sessions) as s:
         new = AccountService(authority).create_id_token(
             s,

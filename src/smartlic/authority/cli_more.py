@@ -25,6 +25,7 @@ from smartlic.authority.cli import (
     instance_app,
     keys_app,
     open_authority,
+    open_scope,
     policy_app,
     slac_app,
     usage_app,
@@ -121,9 +122,7 @@ def policy_file(
     as_json: AsJson = False,
 ) -> None:
     """Write the policy in force for a virtual account (or one UDI) as a policy file."""
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
-    va_id = _va_id(authority, account_id, va)
+    authority, account_id, va_id = open_scope(data, db, account, va)
     with authority.sessions() as s:
         current, envelope = PolicyService(authority).grant(
             s, account_id, va_id, Udi.parse(udi) if udi else None
@@ -148,9 +147,7 @@ def usage_upload(
     as_json: AsJson = False,
 ) -> None:
     """Ingest a usage file and write the ACK file for it (the manual upload of the air gap)."""
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
-    va_id = _va_id(authority, account_id, va)
+    authority, account_id, va_id = open_scope(data, db, account, va)
     with transaction(authority.sessions) as s:
         ack_file = UsageService(authority).upload_file(s, account_id, va_id, file.read_bytes())
     _write(ack, ack_file)
@@ -171,9 +168,7 @@ def slac_create(
     as_json: AsJson = False,
 ) -> None:
     """Issue an authorization code for a UDI (offline) and write it as a file."""
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
-    va_id = _va_id(authority, account_id, va)
+    authority, account_id, va_id = open_scope(data, db, account, va)
     with transaction(authority.sessions) as s:
         envelope = AuthorizationService(authority).issue(
             s, account_id, va_id, Udi.parse(udi), license_name, count
