@@ -124,10 +124,15 @@ def _va_id(authority: Authority, account_id: str, name: str) -> str:
         return AccountRepository(s, account_id).va_by_name(name).id
 
 
+def open_account(data: Path, db: str | None, account: str) -> tuple[Authority, str]:
+    """The authority and the id of one smart account, named as a user types it."""
+    authority = open_authority(data, db)
+    return authority, _account_id(authority, account)
+
+
 def open_scope(data: Path, db: str | None, account: str, va: str) -> tuple[Authority, str, str]:
     """The authority and the ids of one virtual account, named as a user types them."""
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     return authority, account_id, _va_id(authority, account_id, va)
 
 
@@ -235,8 +240,7 @@ def va_create(
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     with transaction(authority.sessions) as s:
         row = AccountService(authority).create_va(s, account_id, name, allow_export=allow_export)
         out = {"id": row.id, "name": row.name, "tenant_id": row.tenant_id}
@@ -248,8 +252,7 @@ def va_create(
 def va_list(
     account: AccountOpt, data: Data = DEFAULT_DATA, db: Db = None, as_json: AsJson = False
 ) -> None:
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     with authority.sessions() as s:
         out = [
             {"id": v.id, "name": v.name, "tenant_id": v.tenant_id}
@@ -322,8 +325,7 @@ def token_revoke(
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     with transaction(authority.sessions) as s:
         row = AccountService(authority).revoke_id_token(s, account_id, token_id)
         out = {"id": row.id, "revoked_at": row.revoked_at}
@@ -335,8 +337,7 @@ def token_revoke(
 def token_list(
     account: AccountOpt, data: Data = DEFAULT_DATA, db: Db = None, as_json: AsJson = False
 ) -> None:
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     with authority.sessions() as s:
         out = [
             {

@@ -17,13 +17,13 @@ from smartlic.authority.cli import (
     Data,
     Db,
     VaOpt,
-    _account_id,
     _va_id,
     app,
     emit,
     errors,
     instance_app,
     keys_app,
+    open_account,
     open_authority,
     open_scope,
     policy_app,
@@ -89,8 +89,7 @@ def policy_create(
     as_json: AsJson = False,
 ) -> None:
     """Create a custom policy for a smart account (or one of its virtual accounts)."""
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     va_id = _va_id(authority, account_id, va) if va else None
     rules: dict[PolicyClass, ClassOverrides] = {}
     for cls, text in (
@@ -192,8 +191,7 @@ def slac_return(
     as_json: AsJson = False,
 ) -> None:
     """Take back an authorization code with the instance's return code (frees the count)."""
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     path = Path(code)
     raw = path.read_bytes() if len(code) < 4096 and path.is_file() else code.encode()
     envelope = parse_return_code(raw)
@@ -212,8 +210,7 @@ def instance_list(
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     va_id = _va_id(authority, account_id, va) if va else None
     with authority.sessions() as s:
         rows = InstanceService().list(s, account_id, va_id)
@@ -230,8 +227,7 @@ def instance_show(
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     with authority.sessions() as s:
         emit(as_json, InstanceService().show(s, account_id, ref))
 
@@ -245,8 +241,7 @@ def instance_remove(
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     with transaction(authority.sessions) as s:
         InstanceService().remove(s, account_id, ref, authority.now())
     emit(as_json, {"removed": ref}, f"Product instance {ref} removed")
@@ -312,8 +307,7 @@ def compliance(
     as_json: AsJson = False,
 ) -> None:
     """Per virtual account and license: in use vs purchased, and the shortfall."""
-    authority = open_authority(data, db)
-    account_id = _account_id(authority, account)
+    authority, account_id = open_account(data, db, account)
     with authority.sessions() as s:
         AccountRepository(s, account_id).account()
         rows = compliance_rows(s, account_id, authority.now())
