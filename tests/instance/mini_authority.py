@@ -25,6 +25,7 @@ from smartlic.core.artifacts import (
     AuthorizationCode,
     AuthorizedLicense,
     PolicyGrant,
+    ReturnCode,
     RumReport,
     TrustCode,
     TrustRequest,
@@ -35,11 +36,13 @@ from smartlic.core.envelope import ArtifactType, Envelope, SigningType, sign
 from smartlic.core.errors import (
     AccountMismatchError,
     CountExceededError,
+    InstallError,
     ReplayError,
     SignatureMismatchError,
     SmartLicError,
     TimestampMismatchError,
     TokenError,
+    WrongUdiError,
 )
 from smartlic.core.keys import SigningKey
 from smartlic.core.keyset import KeyEntry, KeySet, sign_keyset
@@ -75,6 +78,19 @@ class MiniAuthority:
     """``ok``, or ``poll`` (answer usage with OK_POLL until ``release_polls``)."""
     polls: dict[str, Reply] = field(default_factory=dict)
     serial: int = 0
+    issued: dict[str, tuple[str, int, Udi]] = field(default_factory=dict)
+    """Authorization codes issued: code id → (license, count, UDI)."""
+    returned: list[str] = field(default_factory=list)
+    """Code ids returned (each frees its count once)."""
+    returns_before_failure: int | None = None
+    """Refuse the return after this many more succeed (None: never)."""
+    requested: list[Udi] = field(default_factory=list)
+    """The UDI of every authorization request, in order."""
+    trusted: list[Udi] = field(default_factory=list)
+    """The UDI of every trust request answered with a trust code, in order."""
+    pending_slacs: dict[Udi, list[Envelope]] = field(default_factory=dict)
+    """Authorization codes made offline for a UDI, furnished by ``hello`` until installed."""
+    hellos: list[Udi] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         keyset = KeySet(
@@ -155,6 +171,7 @@ class MiniAuthority:
             (AuthorizedLicense(lic.name, lic.entitlement_tag, count, "export_controlled"),),
             secrets.token_hex(4),
         )
+        self.issued[code.code_id] = (name, count, udi)
         return self.sign(ArtifactType.SLAC, code.to_json())
 
     # --- protocol ----------------------------------------------------------------------------
@@ -169,6 +186,7 @@ class MiniAuthority:
         if m.kind is Kind.USAGE_REPORT:
             return self._usage(m)
         if m.kind is Kind.HELLO:
+            self.hellos.append(m.udi)
             return Reply.ok(m.message_id, self._missing(m))
         if m.kind is Kind.RESULT_POLL:
             reply = self.polls.pop(m.poll_id or "", None)
@@ -182,17 +200,24 @@ class MiniAuthority:
             if (m.count or 0) > have:
                 raise CountExceededError(f"{m.count} requested, {have} available")
             self.purchased[m.feature or ""] = have - (m.count or 0)
-            return Reply.ok(m.message_id, (self.make_slac(m.udi, m.feature or "", m.count or 1),))
+            slac = self.make_slac(m.udi, m.feature or "", m.count or 1)
+            self.requested.append(m.udi)
+            return Reply.ok(m.message_id, (slac,))
         if m.kind is Kind.AUTHORIZATION_RETURN:
-            return Reply.ok(m.message_id)
+            return self._return(m)
         raise SmartLicError("unsupported")
 
     def _missing(self, m: Message) -> tuple[Envelope, ...]:
+        slacs = tuple(
+            e
+            for e in self.pending_slacs.get(m.udi, [])
+            if e.payload_json()["code_id"] not in m.state.slac_code_ids
+        )
         if self.policy is None:
-            return ()
+            return slacs
         grant = PolicyGrant.from_json(self.policy.payload_json())
         have = m.state.policy_issued_at
-        return (self.policy,) if have is None or have < grant.issued_at else ()
+        return ((self.policy,) if have is None or have < grant.issued_at else ()) + slacs
 
     def _usage(self, m: Message) -> Reply:
         checked = []
@@ -215,6 +240,24 @@ class MiniAuthority:
             return Reply.poll(m.message_id, poll_id, 3600)
         return Reply.ok(m.message_id, (ack,))
 
+    def _return(self, m: Message) -> Reply:
+        """Verify the instance-signed return code and free the count, once per code."""
+        assert m.artifact is not None
+        ret = ReturnCode.from_json(m.artifact.payload_json())
+        m.artifact.verify_with(ret.public_key)
+        if ret.udi != m.udi:
+            raise WrongUdiError(f"the return code is for {ret.udi}, sent by {m.udi}")
+        if ret.code_id in self.returned:
+            raise InstallError(f"authorization code {ret.code_id} was already returned")
+        if self.returns_before_failure is not None:
+            if self.returns_before_failure == 0:
+                raise SignatureMismatchError("return refused (test)")
+            self.returns_before_failure -= 1
+        name, count, _ = self.issued[ret.code_id]
+        self.purchased[name] = self.purchased.get(name, 0) + count
+        self.returned.append(ret.code_id)
+        return Reply.ok(m.message_id)
+
     def _trust(self, m: Message) -> Reply:
         assert m.artifact is not None
         tr = TrustRequest.from_json(m.artifact.payload_json())
@@ -226,7 +269,10 @@ class MiniAuthority:
         placed = self.placed.get(tr.udi)
         if placed is not None and placed != self.account:
             raise AccountMismatchError("the UDI is registered in another virtual account")
+        if tr.udi != m.udi:
+            raise WrongUdiError(f"the trust request is for {tr.udi}, sent by {m.udi}")
         self.placed[tr.udi] = self.account
+        self.trusted.append(tr.udi)
         artifacts = [self.make_trust_code(m.artifact)]
         if self.policy is not None:
             artifacts.append(self.policy)
@@ -237,8 +283,14 @@ class MiniAuthority:
     def app(self) -> FastAPI:
         app = FastAPI()
         self.fail_next: int = 0
+        self.fail_after: int | None = None
+        """Answer 502 to every request after this many more succeed (None: never)."""
 
         async def endpoint(request: Request) -> HttpResponse:
+            if self.fail_after is not None:
+                if self.fail_after == 0:
+                    return HttpResponse(status_code=502, content=b"bad gateway")
+                self.fail_after -= 1
             if self.fail_next:
                 self.fail_next -= 1
                 return HttpResponse(status_code=502, content=b"bad gateway")

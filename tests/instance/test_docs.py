@@ -23,3 +23,15 @@ def test_embedding_example_runs(tmp_path: Path, authority: MiniAuthority, capsys
     exec(compile(source, str(DOC), "exec"), {})  # noqa: S102
     out = capsys.readouterr().out
     assert "%SMART_LIC-6-AGENT_READY" in out and "Usage Report Summary:" in out
+
+
+def test_every_method_in_the_api_table_exists() -> None:
+    from smartlic.instance import Agent
+
+    table = DOC.read_text().split("| area | methods |", 1)[1].split("\n\n", 1)[0]
+    names = set(re.findall(r"`([a-z_]+)(?:\(|`)", table))
+    assert {"trust_status", "scheduled_jobs", "usage_reporting", "pending_returns"} <= names
+    attributes = {"clock", "identity", "key"}  # set per instance in __init__
+    records = {"console_line"}  # a method of SyslogEntry
+    missing = sorted(n for n in names - attributes - records if not hasattr(Agent, n))
+    assert missing == []

@@ -17,8 +17,14 @@ from typing import Any
 from smartlic.core.policy import display_lines
 from smartlic.core.timefmt import iso
 from smartlic.instance.base import Config, Identity
-from smartlic.instance.files import FilesMixin
-from smartlic.instance.records import UsageSummary
+from smartlic.instance.records import (
+    AuthorizationEntry,
+    ScheduledJob,
+    TrustEntry,
+    UsageReporting,
+    UsageSummary,
+)
+from smartlic.instance.schedule import ScheduleMixin
 
 __all__ = ["Agent", "Config", "Identity", "Status"]
 
@@ -40,6 +46,30 @@ class Status:
     summary: UsageSummary
     licenses: list[dict[str, Any]]
     clock_backwards: bool
+    usage_reporting: UsageReporting | None = None
+    """``Usage Reporting:`` (last ACK, next push, ``Next ACK push check``, last file write)."""
+    trust: tuple[TrustEntry, ...] = ()
+    """One entry per UDI of the HA set (Active first)."""
+    trust_lines: tuple[str, ...] = ()
+    """``Trust Code Installed:`` as the device prints it."""
+    authorizations: tuple[AuthorizationEntry, ...] = ()
+    jobs: tuple[ScheduledJob, ...] = ()
+    ha_udis: tuple[str, ...] = ()
+    """``Role:PID:...,SN:...`` for each member of an HA set; empty when standalone."""
+    now: int = 0
+
+    @property
+    def last_report_push(self) -> int | None:
+        return None if self.usage_reporting is None else self.usage_reporting.last_report_push
+
+    @property
+    def last_report_file_write(self) -> int | None:
+        ur = self.usage_reporting
+        return None if ur is None else ur.last_report_file_write
+
+    @property
+    def next_ack_push_check(self) -> int | None:
+        return None if self.usage_reporting is None else self.usage_reporting.next_ack_push_check
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,10 +89,42 @@ class Status:
             "summary": self.summary.__dict__,
             "licenses": self.licenses,
             "clock_backwards": self.clock_backwards,
+            "usage_reporting": None
+            if self.usage_reporting is None
+            else {
+                key: (
+                    value if key == "reporting_push_interval_days" or value is None else iso(value)
+                )
+                for key, value in self.usage_reporting.__dict__.items()
+            },
+            "trust": [
+                {
+                    "role": e.role,
+                    "udi": str(e.udi),
+                    "installed_at": None if e.installed_at is None else iso(e.installed_at),
+                }
+                for e in self.trust
+            ],
+            "authorizations": [
+                {
+                    "role": a.role,
+                    "udi": str(a.udi),
+                    "installed_at": None if a.installed_at is None else iso(a.installed_at),
+                    "confirmation_code": a.confirmation_code,
+                    "licenses": dict(a.licenses),
+                    "return_pending": a.return_pending,
+                }
+                for a in self.authorizations
+            ],
+            "scheduled_jobs": [
+                {"name": j.name, "next_run": None if j.next_run is None else iso(j.next_run)}
+                for j in self.jobs
+            ],
+            "ha_udis": list(self.ha_udis),
         }
 
 
-class Agent(FilesMixin):
+class Agent(ScheduleMixin):
     """One product instance. Construct with :meth:`open`; see docs/instance.md."""
 
     @classmethod
@@ -80,12 +142,10 @@ class Agent(FilesMixin):
                 self.store.put("started_at", now)
             self._event("SAEVT_INIT_START", udi=str(self.udi))
             self._reload()
+        self._running = True
         self._emit("AGENT_READY")
         self._emit("AGENT_ENABLED")
         self._check_clock()
-
-    def close(self) -> None:
-        self.store.close()
 
     def status(self) -> Status:
         config = self.config
@@ -106,4 +166,13 @@ class Agent(FilesMixin):
             summary=self.usage_summary(),
             licenses=[u.__dict__ for u in self.licenses_in_use()],
             clock_backwards=self.clock_status().backwards,
+            usage_reporting=self.usage_reporting(),
+            trust=tuple(self.trust_status()),
+            trust_lines=tuple(self.trust_lines()),
+            authorizations=tuple(self.authorization_status()),
+            jobs=tuple(self.scheduled_jobs()),
+            ha_udis=()
+            if self.identity.ha is None
+            else tuple(str(m) for m in self.identity.ha.members),
+            now=self.clock.now(),
         )

@@ -28,6 +28,7 @@ from smartlic.instance.records import (
     EventLogEntry,
     MessageRecord,
     SyslogEntry,
+    TrustEntry,
     TrustInfo,
 )
 from smartlic.instance.store import Store
@@ -121,6 +122,8 @@ class AgentBase:
         self.keep_acked = keep_acked
         self.max_stored = max_stored
         self.on_message = on_message
+        self._running = False
+        """Set by ``start()``: a read-only look never writes (not even on close)."""
         if clock is None:
             clock = SystemClock(offset=int(self.store.get("clock_offset", 0)))
         self.clock = clock
@@ -199,6 +202,9 @@ class AgentBase:
     @property
     def udi(self) -> Udi:
         return self.identity.udi
+
+    def close(self) -> None:
+        self.store.close()
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -366,18 +372,51 @@ class AgentBase:
         envelope = Envelope.from_json(json.loads(row["envelope"]))
         return envelope, envelope.payload_json(), row["installed_at"]
 
-    def trust_code(self) -> TrustCode | None:
-        found = self._installed("trust_code")
-        return None if found is None else TrustCode.from_json(found[1])
+    def _trust_rows(self) -> list[tuple[TrustCode, int, int]]:
+        """Active trust codes as (code, installed_at, row id), oldest first."""
+        out = []
+        for row in self._artifact_rows("trust_code"):
+            payload = json.loads(json.loads(row["envelope"])["payload"])
+            out.append((TrustCode.from_json(payload), row["installed_at"], row["id"]))
+        return out
 
-    def trust_info(self) -> TrustInfo:
-        found = self._installed("trust_code")
+    def trust_codes(self) -> dict[Udi, tuple[TrustCode, int]]:
+        """Installed trust codes per UDI of the HA set: ``{udi: (code, installed_at)}``."""
+        return {code.udi: (code, at) for code, at, _ in self._trust_rows()}
+
+    def trust_code(self, udi: Udi | None = None) -> TrustCode | None:
+        """The trust code of ``udi`` (default: this instance, the Active UDI)."""
+        found = self.trust_codes().get(self.udi if udi is None else udi)
+        return None if found is None else found[0]
+
+    def trust_info(self, udi: Udi | None = None) -> TrustInfo:
+        found = self.trust_codes().get(self.udi if udi is None else udi)
         if found is None:
             return TrustInfo(installed=False)
-        code = TrustCode.from_json(found[1])
+        code, installed_at = found
+        account = code.account
         return TrustInfo(
-            True, found[2], code.account.smart_account, code.account.virtual_account, code.serial
+            True, installed_at, account.smart_account, account.virtual_account, code.serial
         )
+
+    def trust_status(self) -> list[TrustEntry]:
+        """One entry per UDI of the HA set (Active, Standby, Members), installed or not."""
+        codes = self.trust_codes()
+        return [
+            TrustEntry(
+                member.role.value,
+                member.udi,
+                codes[member.udi][1] if member.udi in codes else None,
+            )
+            for member in self.identity.ha_set.members
+        ]
+
+    def trust_lines(self) -> list[str]:
+        """``Trust Code Installed:`` as ``show license status`` prints it (reference §4)."""
+        entries = self.trust_status()
+        if self.identity.ha is None:
+            return [f"Trust Code Installed: {timefmt.device_time(entries[0].installed_at)}"]
+        return ["Trust Code Installed:", *(line for e in entries for line in e.lines())]
 
     @property
     def policy_grant(self) -> PolicyGrant | None:
@@ -393,8 +432,10 @@ class AgentBase:
         found = self._installed("policy")
         return None if found is None else found[2]
 
-    def authorization_codes(self) -> list[AuthorizationCode]:
-        return [
+    def authorization_codes(self, udi: Udi | None = None) -> list[AuthorizationCode]:
+        """Installed authorization codes, for every UDI of the HA set (or only ``udi``)."""
+        codes = [
             AuthorizationCode.from_json(json.loads(json.loads(r["envelope"])["payload"]))
             for r in self._artifact_rows("slac")
         ]
+        return [c for c in codes if udi is None or c.udi == udi]

@@ -72,17 +72,28 @@ def run(
     authority_keys: Annotated[
         Path | None, typer.Option(help="The authority's key set file (trust anchor).")
     ] = None,
-    username: Annotated[str, typer.Option(help="REST API user.")] = "admin",
+    username: Annotated[str, typer.Option(help="REST API and SSH user.")] = "admin",
     password: Annotated[
-        str | None, typer.Option(help="REST API password (default: a random one, printed).")
+        str | None,
+        typer.Option(help="REST API and SSH password (default: a random one, printed)."),
+    ] = None,
+    ssh_port: Annotated[
+        int | None, typer.Option(help="Also serve the device shell over SSH on this port.")
+    ] = None,
+    enable_secret: Annotated[
+        str | None,
+        typer.Option(help="Secret asked by 'enable' over SSH (default: the password)."),
     ] = None,
 ) -> None:
-    """Run one product instance: scheduler and device REST API (/smartlic-service)."""
+    """Run one product instance: scheduler, device REST API (/smartlic-service) and, with
+    --ssh-port, the IOS-style device shell over SSH (same user and password)."""
     from smartlic.instance.daemon import serve
 
     if password is None:
         password = secrets.token_urlsafe(12)
         typer.echo(f"REST API user {username}, password {password}")
+    if enable_secret is None:
+        enable_secret = password
 
     try:
         agent = _open(state, udi, hostname, authority_keys, ha, on_message=True)
@@ -92,10 +103,19 @@ def run(
     typer.echo(
         f"product instance {agent.udi} ({agent.identity.hostname}); REST API on "
         f"http://{http_host}:{http_port}/smartlic-service"
+        + ("" if ssh_port is None else f"; SSH on {http_host}:{ssh_port}")
     )
     try:
         asyncio.run(
-            serve(agent, host=http_host, port=http_port, username=username, password=password)
+            serve(
+                agent,
+                host=http_host,
+                port=http_port,
+                username=username,
+                password=password,
+                ssh_port=ssh_port,
+                enable_secret=enable_secret,
+            )
         )
     except KeyboardInterrupt:
         pass
@@ -139,3 +159,33 @@ def status(
         typer.echo("\n".join(lines))
     finally:
         agent.close()
+
+
+@app.command()
+def shell(
+    state: StateOpt,
+    udi: Annotated[
+        str | None, typer.Option(help="UDI (first start of a new state folder).")
+    ] = None,
+    hostname: Annotated[str | None, typer.Option(help="Hostname.")] = None,
+    authority_keys: Annotated[
+        Path | None, typer.Option(help="The authority's key set file (trust anchor).")
+    ] = None,
+    enable_secret: Annotated[
+        str | None, typer.Option(help="Secret asked by 'enable' (default: none asked).")
+    ] = None,
+) -> None:
+    """The IOS-style command line of an instance on this terminal (reads commands from stdin
+    when it is not a terminal). Do not run it while `run` serves the same state folder."""
+    from smartlic.instance.shell.repl import run_repl
+
+    try:
+        agent = _open(state, udi, hostname, authority_keys)
+    except SmartLicError as exc:
+        _fail(exc)
+        return
+    try:
+        code = run_repl(agent, hostname=hostname, enable_secret=enable_secret)
+    finally:
+        agent.close()
+    raise typer.Exit(code)

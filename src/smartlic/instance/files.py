@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 from pathlib import Path
 
-from smartlic.core import xmlfile
+from smartlic.core import bundle, xmlfile
 from smartlic.core.envelope import ArtifactType, Envelope
-from smartlic.core.errors import ArtifactTypeError, ConfigurationError, FormatError, NotFoundError
+from smartlic.core.errors import (
+    ArtifactTypeError,
+    ConfigurationError,
+    FormatError,
+    NotFoundError,
+    SignatureMismatchError,
+    WrongUdiError,
+)
 from smartlic.core.timefmt import DAY
 from smartlic.instance.records import ImportResult
 from smartlic.instance.reporting import ReportingMixin
@@ -23,6 +31,7 @@ IMPORTABLE = (
     ArtifactType.KEYSET,
 )
 DEFAULT_DAYS = 90
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class FilesMixin(ReportingMixin):
@@ -82,8 +91,14 @@ class FilesMixin(ReportingMixin):
         return len(selected)
 
     def import_bytes(self, data: bytes, *, expect: ArtifactType | None = None) -> ImportResult:
-        """Install every artifact of a ``<smartLicense>`` file (raw XML or its base64)."""
-        envelopes = xmlfile.read(_unwrap(data))
+        """Install every artifact of a ``<smartLicense>`` file (raw XML or its base64), or of
+        this instance's members of an ACK file (the authority's tar.gz answer to a usage file)."""
+        result = ImportResult()
+        raw = data if data[:2] == GZIP_MAGIC else _unwrap(data)
+        if raw[:2] == GZIP_MAGIC:
+            envelopes = self._read_ack_bundle(raw, result)
+        else:
+            envelopes = xmlfile.read(raw)
         for envelope in envelopes:
             if envelope.type not in IMPORTABLE:
                 raise ArtifactTypeError(
@@ -92,12 +107,47 @@ class FilesMixin(ReportingMixin):
                 )
             if expect is not None:
                 envelope.expect(expect)
-        result = ImportResult()
         for label in self.install_artifacts(envelopes):
             result.installed.append(label)
         result.details.append(result.summary())
         self._event("SAEVT_IMPORT", installed=",".join(result.installed) or "nothing")
         return result
+
+    def _read_ack_bundle(self, data: bytes, result: ImportResult) -> list[Envelope]:
+        """The envelopes of this instance's members (any UDI of its HA set) of an ACK file.
+
+        The bundle reader checks every member against the signed manifest; the manifest must be
+        signed by the authority (a key valid at the instance clock). Key sets in our members are
+        installed first when the manifest needs them (they verify on their own, by the root
+        chain). Nothing else is installed here.
+        """
+        signed: list[Envelope] = []
+        mine: list[Envelope] = []
+        others = 0
+        for entry, envelopes in bundle.read(
+            io.BytesIO(data), ArtifactType.ACK_FILE, lambda env, _: signed.append(env)
+        ):
+            if entry.udi is not None and self.identity.ha_set.contains(entry.udi):
+                mine.extend(envelopes)
+            else:
+                others += 1
+        verifier = self.require_verifier()
+        now = self.clock.now()
+        try:
+            verifier.verify(signed[0], ArtifactType.ACK_FILE, now=now)
+        except SignatureMismatchError:
+            keysets = [e for e in mine if e.type is ArtifactType.KEYSET]
+            if not keysets:
+                raise
+            if self.install_keyset(keysets):
+                result.installed.append("key set")
+            verifier.verify(signed[0], ArtifactType.ACK_FILE, now=now)
+        if not mine:
+            raise WrongUdiError(
+                f"the ACK file holds {others} member(s), none for this product instance "
+                f"({self.udi})"
+            )
+        return mine
 
     def import_file(self, path: str | Path, *, expect: ArtifactType | None = None) -> ImportResult:
         """``license smart import <file>``: says which artifacts it installed."""
@@ -125,6 +175,8 @@ def _unwrap(data: bytes) -> bytes:
         decoded = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise FormatError("body is neither SLP XML nor base64 of it") from None
+    if decoded[:2] == GZIP_MAGIC:
+        return decoded  # an ACK file (tar.gz), base64-encoded for REST
     if not decoded.strip().startswith(b"<"):
         raise FormatError("base64 body does not hold SLP XML")
     return decoded

@@ -23,6 +23,7 @@ from smartlic.core.errors import (
     WrongUdiError,
 )
 from smartlic.core.timefmt import HOUR, device_time
+from smartlic.core.udi import Udi
 from smartlic.instance.meter import MeterMixin
 from smartlic.instance.store import fault
 
@@ -183,8 +184,21 @@ class InstallMixin(MeterMixin):
     # --- policy ------------------------------------------------------------------------------
 
     def _same_policy(self, envelope: Envelope) -> bool:
+        """The installed policy, byte for byte or as the same version (issue time, serial and
+        rules) made out to another UDI of the HA set; nothing to install then."""
         found = self._installed("policy")
-        return found is not None and found[0].payload == envelope.payload
+        if found is None:
+            return False
+        if found[0].payload == envelope.payload:
+            return True
+        try:
+            offered = PolicyGrant.from_json(envelope.payload_json())
+        except SmartLicError:
+            return False  # not even a policy: the install says why
+        current = PolicyGrant.from_json(found[1])
+        return (offered.issued_at, offered.policy) == (current.issued_at, current.policy) and (
+            offered.udi is None or self.identity.ha_set.contains(offered.udi)
+        )
 
     def install_policy(self, envelope: Envelope) -> PolicyGrant:
         try:
@@ -232,13 +246,22 @@ class InstallMixin(MeterMixin):
         nonce: str | None = None,
         force: bool = False,
         check_time: bool = False,
+        udi: Udi | None = None,
     ) -> TrustCode:
-        """Install a trust code; ``nonce`` is the request it must answer (else any we sent)."""
+        """Install a trust code; ``nonce`` is the request it must answer (else any we sent).
+
+        Each UDI of the HA set holds its own trust code; ``udi`` is the one a request was made
+        for (the code must be for it), else any UDI of the set.
+        """
+        failed_on = self.udi if udi is None else udi
         try:
             now = self.clock.now()
             payload = self.require_verifier().verify(envelope, ArtifactType.TRUST_CODE, now=now)
             code = TrustCode.from_json(payload)
             self._check_udi(code.udi, "trust code")
+            if udi is not None and code.udi != udi:
+                raise WrongUdiError(f"the trust code is for {code.udi}, not for {udi}")
+            failed_on = code.udi
             if code.public_key != self.key.public:
                 raise WrongUdiError("the trust code binds another instance key")
             if check_time and abs(code.issued_at - now) > HOUR:
@@ -253,24 +276,28 @@ class InstallMixin(MeterMixin):
                 raise ReplayError("the trust code does not answer a trust request of this instance")
             if self._seen("trust_code", code.request_nonce):
                 raise ReplayError("this trust code was already installed")
-            if self.trust_code() is not None and not force:
+            if self.trust_code(code.udi) is not None and not force:
                 raise AlreadyInstalledError(sysmsg.TRUST_ALREADY_INSTALLED)
             with self.store.tx():
-                self.store.execute("UPDATE artifacts SET active = 0 WHERE kind = 'trust_code'")
+                for old, _, row_id in self._trust_rows():
+                    if old.udi == code.udi:
+                        self.store.execute(
+                            "UPDATE artifacts SET active = 0 WHERE id = ?", (row_id,)
+                        )
                 self._store_artifact("trust_code", code.request_nonce, envelope)
                 self.store.put("account", code.account.to_json())
                 self._accepted_signed_time(code.issued_at)
-                self._event("SAEVT_TRUST_INSTALL", udi=str(self.udi))
+                self._event("SAEVT_TRUST_INSTALL", udi=str(code.udi))
         except SmartLicError as exc:
-            self._trust_failed(exc)
+            self._trust_failed(exc, failed_on)
             raise
-        self._emit("TRUST_INSTALL_SUCCESS", str(self.udi))
+        self._emit("TRUST_INSTALL_SUCCESS", str(code.udi))
         return code
 
-    def _trust_failed(self, exc: SmartLicError) -> None:
+    def _trust_failed(self, exc: SmartLicError, udi: Udi | None = None) -> None:
         """The four reasons of the seed excerpt print exactly; others print their own text."""
         reason = sysmsg.TRUST_REASON_BY_ERROR_CODE.get(exc.code, exc.reason)
-        self._emit("TRUST_CODE_INSTALL_FAILED", str(self.udi), reason)
+        self._emit("TRUST_CODE_INSTALL_FAILED", str(self.udi if udi is None else udi), reason)
 
     # --- authorization codes -----------------------------------------------------------------
 
@@ -283,13 +310,15 @@ class InstallMixin(MeterMixin):
     def install_authorization(
         self, envelope: Envelope, *, replace: bool = False
     ) -> AuthorizationCode:
+        failed_on = self.udi
         try:
             now = self.clock.now()
             code = AuthorizationCode.from_json(
                 self.require_verifier().verify(envelope, ArtifactType.SLAC, now=now)
             )
-            if code.udi != self.udi:
+            if not self.identity.ha_set.contains(code.udi):
                 raise WrongUdiError(f"the authorization code is for {code.udi}, not {self.udi}")
+            failed_on = code.udi
             if self._seen("slac", code.code_id):
                 raise ReplayError(f"authorization code {code.code_id} was already installed")
             for item in code.licenses:
@@ -297,7 +326,7 @@ class InstallMixin(MeterMixin):
             with self.store.tx():
                 tags = {item.entitlement_tag for item in code.licenses}
                 if replace:
-                    for old in self.authorization_codes():
+                    for old in self.authorization_codes(code.udi):
                         if tags & {i.entitlement_tag for i in old.licenses}:
                             self.store.execute(
                                 "UPDATE artifacts SET active = 0 WHERE kind = 'slac' AND ref = ?",
@@ -308,7 +337,7 @@ class InstallMixin(MeterMixin):
                 self._event("SAEVT_TAG_AUTHORIZED", code=code.confirmation_code)
                 self._reauthorize()
         except SmartLicError as exc:
-            self._emit("AUTHORIZATION_INSTALL_FAILED", str(self.udi), exc.reason)
+            self._emit("AUTHORIZATION_INSTALL_FAILED", str(failed_on), exc.reason)
             raise
-        self._emit("AUTHORIZATION_INSTALL_SUCCESS", str(self.udi))
+        self._emit("AUTHORIZATION_INSTALL_SUCCESS", str(code.udi))
         return code

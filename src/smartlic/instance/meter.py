@@ -24,6 +24,9 @@ from smartlic.instance.store import fault
 
 SAMPLE_INTERVAL = 900
 """RUM samples every 15 minutes."""
+CHECKPOINT_INTERVAL = 3600
+"""The "Save unreported RUM Reports" job runs about hourly (reference §6.2, §9)."""
+CHECKPOINT_KEY = "rum_checkpoint_at"
 
 REASON_REPORT = "CurrentUsageRequested"
 REASON_CHANGE = "UsageChanged"
@@ -81,7 +84,7 @@ class MeterMixin(AgentBase):
             return True
         allowed = sum(
             item.count
-            for code in self.authorization_codes()
+            for code in self.authorization_codes(self.udi)  # only the Active meters
             for item in code.licenses
             if item.entitlement_tag == lic.entitlement_tag or item.license_name == lic.name
         )
@@ -199,6 +202,7 @@ class MeterMixin(AgentBase):
         self.store.execute(
             "UPDATE usage SET open_report = ? WHERE license = ?", (report_id, license_name)
         )
+        self.store.put(CHECKPOINT_KEY, now)
         return report_id
 
     def _close(self, report_id: int, reason: str, now: int) -> None:
@@ -265,21 +269,47 @@ class MeterMixin(AgentBase):
                 self._close(row["open_report"], reason, now)
                 closed.append(row["open_report"])
                 self._open(row["license"], row["count"], now)
+            self.store.put(CHECKPOINT_KEY, now)
             fault("close.end")
         fault("close.committed")
         return closed
 
-    def _reload(self) -> None:
-        """On start: reports open before the reload close with reason ``Reload``."""
-        self.close_reports(REASON_RELOAD)
-        # A crash between closing and reopening cannot happen (one transaction), but a usage row
-        # whose open report is gone (older state) is healed here.
+    def checkpoint_reports(self) -> int:
+        """The "Save unreported RUM Reports" job: record that the OPEN reports measured up to now.
+
+        Samples are derived from the start time and the (constant) count, so what a checkpoint
+        saves is the time the instance was last known to be running: after a crash, the restart
+        closes each OPEN report at the last checkpoint (not at the restart time, which would count
+        the time the instance was down), so a crash loses at most one checkpoint interval.
+        Returns how many OPEN reports were covered.
+        """
         with self.store.tx():
             now = self.clock.now()
+            self.store.put(CHECKPOINT_KEY, now)
+            return int(self.store.scalar("SELECT COUNT(*) FROM reports WHERE state = 'OPEN'"))
+
+    def _reload(self) -> None:
+        """On start: reports open before the reload close with reason ``Reload``.
+
+        Each closes at the last time the previous run was known to be running (its last
+        checkpoint, a clean ``close()`` or report close), never before its start nor after now.
+        """
+        with self.store.tx():
+            now = self.clock.now()
+            alive = self.store.get(CHECKPOINT_KEY)
+            for row in self.store.rows("SELECT * FROM usage WHERE open_report IS NOT NULL"):
+                start = self.store.scalar(
+                    "SELECT start_time FROM reports WHERE report_id = ?", (row["open_report"],)
+                )
+                end = now if alive is None or start is None else max(start, min(alive, now))
+                self._close(row["open_report"], REASON_RELOAD, end)
+                self._open(row["license"], row["count"], now)
+            # A usage row whose open report is gone (older state) is healed here.
             for row in self.store.rows("SELECT * FROM usage WHERE open_report IS NULL"):
                 lic = self.catalog.get(row["license"])
                 if self.authorized(lic, row["count"]):
                     self._open(lic.name, row["count"], now)
+            self.store.put(CHECKPOINT_KEY, now)
 
     def report_envelope(self, report_id: int) -> Envelope | None:
         text = self.store.scalar("SELECT envelope FROM reports WHERE report_id = ?", (report_id,))

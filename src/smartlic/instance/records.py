@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from smartlic.core import sysmsg
+from smartlic.core.timefmt import device_time
+from smartlic.core.udi import Udi
+
+EXPIRED = "Expired Not Rescheduled"
 
 
 @dataclass(frozen=True)
@@ -159,3 +163,114 @@ class ImportResult:
         if not self.installed:
             return "Nothing was installed."
         return "Installed: " + ", ".join(self.installed)
+
+
+@dataclass(frozen=True)
+class TrustEntry:
+    """The trust code of one UDI of the HA set (``Trust Code Installed:``)."""
+
+    role: str
+    """``Active``, ``Standby`` or ``Member``."""
+    udi: Udi
+    installed_at: int | None
+
+    def lines(self) -> list[str]:
+        """``  Active: PID:...,SN:...`` / ``    INSTALLED on <time>`` (or ``NOT INSTALLED``)."""
+        state = (
+            "NOT INSTALLED"
+            if self.installed_at is None
+            else f"INSTALLED on {device_time(self.installed_at)}"
+        )
+        return [f"  {self.role}: {self.udi}", f"    {state}"]
+
+
+@dataclass(frozen=True)
+class AuthorizationEntry:
+    """``License Authorizations`` / ``Overall status:`` for one UDI of the HA set."""
+
+    role: str
+    udi: Udi
+    installed_at: int | None
+    """When the newest authorization code of this UDI was installed (None: NOT INSTALLED)."""
+    confirmation_code: str | None
+    licenses: tuple[tuple[str, int], ...] = ()
+    """(license name, count) over the installed codes of this UDI."""
+    return_pending: bool = False
+    """An online return was sent and not yet confirmed (resent by the next return)."""
+
+    def lines(self) -> list[str]:
+        status = (
+            "NOT INSTALLED"
+            if self.installed_at is None
+            else f"SMART AUTHORIZATION INSTALLED on {device_time(self.installed_at)}"
+        )
+        out = [f"  {self.role}: {self.udi}", f"      Status: {status}"]
+        if self.confirmation_code is not None:
+            out.append(f"      Last Confirmation code: {self.confirmation_code}")
+        if self.return_pending:
+            out.append("      Return: pending confirmation")
+        return out
+
+
+def _remaining(seconds: int) -> str:
+    seconds = max(0, seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} days")
+    if hours or days:
+        parts.append(f"{hours} hours")
+    if minutes or hours or days:
+        parts.append(f"{minutes} minutes")
+    parts.append(f"{secs} seconds")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """One line of ``Upcoming Scheduled Jobs`` (``show license tech support``, reference §9)."""
+
+    name: str
+    next_run: int | None
+    """Epoch seconds, or None: ``Expired Not Rescheduled``."""
+    interval: int | None = None
+    """Seconds between runs for a periodic job; None for one-shot or event-driven jobs."""
+    last_run: int | None = None
+    description: str = ""
+
+    def line(self, now: int) -> str:
+        """``Daily: Oct 15 ... UTC (23 hours, 59 minutes, 12 seconds remaining)``."""
+        if self.next_run is None:
+            return f"{self.name}: {EXPIRED}"
+        return (
+            f"{self.name}: {device_time(self.next_run)} "
+            f"({_remaining(self.next_run - now)} remaining)"
+        )
+
+
+@dataclass(frozen=True)
+class UsageReporting:
+    """The ``Usage Reporting:`` block of ``show license status``."""
+
+    last_ack_received: int | None
+    next_ack_deadline: int | None
+    reporting_push_interval_days: int
+    next_ack_push_check: int | None
+    """When the pending result (``OK_POLL``) is polled next; None: nothing pending."""
+    next_report_push: int | None
+    last_report_push: int | None
+    last_report_file_write: int | None
+
+    def lines(self) -> list[str]:
+        return [
+            "Usage Reporting:",
+            f"  Last ACK received: {device_time(self.last_ack_received)}",
+            f"  Next ACK deadline: {device_time(self.next_ack_deadline)}",
+            f"  Reporting push interval: {self.reporting_push_interval_days}  days",
+            f"  Next ACK push check: {device_time(self.next_ack_push_check)}",
+            f"  Next report push: {device_time(self.next_report_push)}",
+            f"  Last report push: {device_time(self.last_report_push)}",
+            f"  Last report file write: {device_time(self.last_report_file_write)}",
+        ]

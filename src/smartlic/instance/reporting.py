@@ -7,8 +7,9 @@ so re-sending after a failure never counts anything twice.
 
 from __future__ import annotations
 
+import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from smartlic.core.errors import (
     AlreadyInstalledError,
     CommunicationError,
     ConfigurationError,
+    InstallError,
     NotFoundError,
     SmartLicError,
     error_from_code,
@@ -26,12 +28,15 @@ from smartlic.core.errors import (
 from smartlic.core.protocol import MAX_REPORTS_PER_MESSAGE, InstanceState, Kind, Request, Response
 from smartlic.core.protocol import Status as ReplyStatus
 from smartlic.core.timefmt import DAY, HOUR
+from smartlic.core.udi import Udi
 from smartlic.instance.install import INSTALL_ORDER, InstallMixin
-from smartlic.instance.store import atomic_write
+from smartlic.instance.store import atomic_write, fault
 from smartlic.instance.transport import HttpTransport, Transport
 
 COMM_RETRY = 4 * HOUR
 """After a failed push, the next attempt (the policy-driven schedule resumes after a success)."""
+PENDING_RETURNS_KEY = "pending_returns"
+_TRUST_FIRST = (ArtifactType.KEYSET, ArtifactType.TRUST_CODE)
 
 
 @dataclass(frozen=True)
@@ -76,12 +81,13 @@ class ReportingMixin(InstallMixin):
             slac_code_ids=tuple(c.code_id for c in self.authorization_codes()),
         )
 
-    def _request(self, kind: Kind, **fields: Any) -> Request:
+    def _request(self, kind: Kind, *, udi: Udi | None = None, **fields: Any) -> Request:
+        """A request from this instance; ``udi`` sends it for another UDI of the HA set."""
         return Request(
             kind=kind,
             message_id=secrets.token_hex(16),
             sent_at=self.clock.now(),
-            udi=self.udi,
+            udi=self.udi if udi is None else udi,
             ha=self.identity.ha_set,
             state=self.instance_state(),
             hostname=None if self.config.privacy_hostname else self.identity.hostname,
@@ -109,7 +115,13 @@ class ReportingMixin(InstallMixin):
     # --- usage reporting ---------------------------------------------------------------------
 
     def sync(self, scope: str = "all") -> SyncResult:
-        """``license smart sync all|local``: report usage and fetch what is missing."""
+        """``license smart sync all|local``: report usage and fetch what is missing.
+
+        Only the Active reports usage. With ``all``, each other UDI of the HA set that holds a
+        trust code (so the authority knows it) also says ``hello`` and installs what the
+        authority holds for it (its authorization codes); a member's failure is listed in
+        ``SyncResult.failed`` (``<udi>: <reason>``) and does not fail the sync.
+        """
         if scope not in ("all", "local"):
             raise ConfigurationError(f"sync scope must be all or local, not {scope!r}")
         self.transport()  # refuse early when the transport is off
@@ -129,10 +141,41 @@ class ReportingMixin(InstallMixin):
         self._mark_reported([report_id for report_id, _ in pending])
         self.store.put("last_push_at", now)
         self._event("SAEVT_RUM_REPORT_SEND", count=len(pending))
-        return self._handle(response, "usage", len(pending))
+        result = self._handle(response, "usage", len(pending))
+        if scope == "all" and self.identity.ha is not None:
+            installed, failed = self._sync_members()
+            result = replace(
+                result,
+                installed=result.installed + tuple(installed),
+                failed=result.failed + tuple(failed),
+            )
+        return result
+
+    def _sync_members(self) -> tuple[list[str], list[str]]:
+        installed: list[str] = []
+        failed: list[str] = []
+        for udi in self.identity.ha_set.udis[1:]:
+            if self.trust_code(udi) is None:
+                continue
+            try:
+                response = self._exchange("hello", self._request(Kind.HELLO, udi=udi))
+                response.raise_for_error()
+            except SmartLicError as exc:
+                failed.append(f"{udi}: {exc.reason}")
+                continue
+            more, refused = self._install_reply(response.artifacts, None)
+            installed.extend(more)
+            failed.extend(f"{udi}: {reason}" for reason in refused)
+        return installed, failed
 
     def _handle(
-        self, response: Response, operation: str, sent: int = 0, *, nonce: str | None = None
+        self,
+        response: Response,
+        operation: str,
+        sent: int = 0,
+        *,
+        nonce: str | None = None,
+        udi: Udi | None = None,
     ) -> SyncResult:
         if response.status is ReplyStatus.OK_POLL:
             poll_at = self.clock.now() + max(response.retry_after or 60, 1)
@@ -143,6 +186,7 @@ class ReportingMixin(InstallMixin):
                     "at": poll_at,
                     "operation": operation,
                     "nonce": nonce,
+                    "udi": None if udi is None else str(udi),
                 },
             )
             return SyncResult("OK_POLL", sent, poll_at=poll_at)
@@ -179,14 +223,15 @@ class ReportingMixin(InstallMixin):
         pending = self.store.get("pending_poll")
         if pending is None:
             return None
-        request = self._request(Kind.RESULT_POLL, poll_id=pending["poll_id"])
+        udi = Udi.parse(pending["udi"]) if pending.get("udi") else None
+        request = self._request(Kind.RESULT_POLL, poll_id=pending["poll_id"], udi=udi)
         try:
             response = self._exchange("poll", request)
         except CommunicationError:
             self.store.put("pending_poll", {**pending, "at": self.clock.now() + HOUR})
             raise
         if pending["operation"] == "trust":
-            return self._handle_trust(response, pending.get("nonce"), force=True)
+            return self._handle_trust(response, pending.get("nonce"), force=True, udi=udi)
         return self._handle(response, pending["operation"])
 
     # --- schedule ----------------------------------------------------------------------------
@@ -257,12 +302,22 @@ class ReportingMixin(InstallMixin):
 
     # --- trust -------------------------------------------------------------------------------
 
-    def _trust_request(self, token: str | None, force: bool) -> tuple[Envelope, str]:
+    def _scope_udis(self, scope: str) -> list[Udi]:
+        """``local``: the Active UDI; ``all``: every UDI of the HA set (Active first)."""
+        if scope not in ("local", "all"):
+            raise ConfigurationError(f"scope must be local or all, not {scope!r}")
+        return [self.udi] if scope == "local" else list(self.identity.ha_set.udis)
+
+    def _trust_request(
+        self, token: str | None, force: bool, udi: Udi | None = None
+    ) -> tuple[Envelope, str]:
+        """A trust request for ``udi`` (default the Active), signed with the instance key."""
+        target = self.udi if udi is None else udi
         nonce = secrets.token_hex(16)
         nonces = self.store.get("trust_nonces", [])
         self.store.put("trust_nonces", [*nonces[-31:], nonce])
         request = TrustRequest(
-            udi=self.udi,
+            udi=target,
             ha=self.identity.ha_set,
             public_key=self.key.public,
             timestamp=self.clock.now(),
@@ -276,46 +331,87 @@ class ReportingMixin(InstallMixin):
             request.to_json(),
             self.key,
             SigningType.BUILTIN,
-            sudi=self.udi,
+            sudi=target,
         )
         return envelope, nonce
 
     def trust_idtoken(self, token: str, scope: str = "local", force: bool = False) -> SyncResult:
-        """``license smart trust idtoken <token> local|all [force]``."""
-        if scope not in ("local", "all"):
-            raise ConfigurationError(f"scope must be local or all, not {scope!r}")
-        if self.trust_code() is not None and not force:
-            error = AlreadyInstalledError(sysmsg.TRUST_ALREADY_INSTALLED)
-            self._trust_failed(error)
-            raise error
-        envelope, nonce = self._trust_request(token, force)
-        response = self._exchange("trust", self._request(Kind.TRUST_REQUEST, artifact=envelope))
-        return self._handle_trust(response, nonce, force)
+        """``license smart trust idtoken <token> local|all [force]``.
 
-    def _handle_trust(self, response: Response, nonce: str | None, force: bool) -> SyncResult:
+        ``all`` sends one trust request per UDI of the HA set (the authority checks each on its
+        own) and installs each trust code. A UDI that fails raises its own
+        ``TRUST_CODE_INSTALL_FAILED`` and is listed in ``SyncResult.failed`` while the others go
+        on; the first error is raised only when no UDI got a trust code. A communication failure
+        stops at once (the transport is down for every UDI).
+        """
+        udis = self._scope_udis(scope)
+        installed: list[str] = []
+        failed: list[str] = []
+        first: SmartLicError | None = None
+        poll_at = None
+        for udi in udis:
+            try:
+                result = self._trust_one(token, udi, force)
+            except CommunicationError:
+                raise
+            except SmartLicError as exc:
+                if scope == "local":
+                    raise
+                first = first or exc
+                reason = sysmsg.TRUST_REASON_BY_ERROR_CODE.get(exc.code, exc.reason)
+                failed.append(f"{udi}: {reason}")
+                continue
+            installed.extend(result.installed)
+            failed.extend(f"{udi}: {item}" for item in result.failed)
+            poll_at = result.poll_at if result.poll_at is not None else poll_at
+        if first is not None and not installed and poll_at is None:
+            raise first
+        status = "OK_POLL" if poll_at is not None and not installed else "OK"
+        return SyncResult(status, installed=tuple(installed), poll_at=poll_at, failed=tuple(failed))
+
+    def _trust_one(self, token: str, udi: Udi, force: bool) -> SyncResult:
+        if self.trust_code(udi) is not None and not force:
+            error = AlreadyInstalledError(sysmsg.TRUST_ALREADY_INSTALLED)
+            self._trust_failed(error, udi)
+            raise error
+        envelope, nonce = self._trust_request(token, force, udi)
+        request = self._request(Kind.TRUST_REQUEST, artifact=envelope, udi=udi)
+        response = self._exchange("trust", request)
+        return self._handle_trust(response, nonce, force, udi)
+
+    def _handle_trust(
+        self, response: Response, nonce: str | None, force: bool, udi: Udi | None = None
+    ) -> SyncResult:
         if response.status is ReplyStatus.ERROR:
             error = error_from_code(response.error_code or "ERROR", response.error_message or "")
-            self._trust_failed(error)
+            self._trust_failed(error, udi)
             raise error
         if response.status is ReplyStatus.OK_POLL:
-            return self._handle(response, "trust", nonce=nonce)
+            return self._handle(response, "trust", nonce=nonce, udi=udi)
         self.store.delete("pending_poll")
-        installed: list[str] = []
-        ordered = sorted(response.artifacts, key=lambda e: e.type is ArtifactType.POLICY)
-        for envelope in ordered:
-            if envelope.type is ArtifactType.TRUST_CODE:
-                self.install_trust_code(envelope, nonce=nonce, force=force, check_time=True)
-                installed.append("trust code")
-            elif envelope.type is ArtifactType.POLICY and self._same_policy(envelope):
-                continue
-            else:
-                installed.extend(self.install_artifact(envelope))
-        return SyncResult("OK", installed=tuple(installed))
+        # Key sets first (the trust code may be signed by a newer key), then the trust code,
+        # which must install; what rides along (the policy) is installed on its own.
+        keysets = [e for e in response.artifacts if e.type is ArtifactType.KEYSET]
+        codes = [e for e in response.artifacts if e.type is ArtifactType.TRUST_CODE]
+        rest = [e for e in response.artifacts if e.type not in _TRUST_FIRST]
+        installed, failed = self._install_reply(tuple(keysets), nonce)
+        if not codes:
+            error = NotFoundError("the response holds no trust code")
+            self._trust_failed(error, udi)
+            raise error
+        for envelope in codes:
+            self.install_trust_code(envelope, nonce=nonce, force=force, check_time=True, udi=udi)
+            installed.append("trust code")
+        more, failed_more = self._install_reply(tuple(rest), nonce)
+        return SyncResult(
+            "OK", installed=tuple(installed + more), failed=tuple(failed + failed_more)
+        )
 
-    def save_trust_request(self, path: str) -> None:
-        """``license smart save trust-request <file>`` for the air gap."""
-        envelope, _ = self._trust_request(None, force=False)
-        atomic_write(Path(path), xmlfile.write([envelope]))
+    def save_trust_request(self, path: str | Path, scope: str = "local") -> None:
+        """``license smart save trust-request <file>`` for the air gap (``all``: one request per
+        UDI of the HA set, in one file)."""
+        envelopes = [self._trust_request(None, False, udi)[0] for udi in self._scope_udis(scope)]
+        atomic_write(Path(path), xmlfile.write(envelopes))
         self._event("SAEVT_TRUST_REQUEST_SAVED", file=str(path))
 
     # --- authorization codes -----------------------------------------------------------------
@@ -323,13 +419,44 @@ class ReportingMixin(InstallMixin):
     def authorization_request(
         self, mode: str, feature: str, scope: str = "local", count: int | None = None
     ) -> AuthorizationCode:
-        """``license smart authorization request add|replace <feature> local|all``."""
+        """``license smart authorization request add|replace <feature> local|all``.
+
+        ``all`` requests and installs one code per UDI of the HA set (each UDI's failure raises
+        its own ``AUTHORIZATION_INSTALL_FAILED``; the codes obtained stay installed and the first
+        error is raised after every UDI was tried). Returns the Active UDI's code.
+        """
+        if mode not in ("add", "replace"):
+            raise ConfigurationError(f"mode must be add or replace, not {mode!r}")
+        udis = self._scope_udis(scope)
         lic = self.catalog.get(feature)
         if count is None:
             row = self.store.row("SELECT count FROM usage WHERE license = ?", (lic.name,))
             count = 1 if row is None else max(1, row["count"])
+        codes: list[AuthorizationCode] = []
+        first: SmartLicError | None = None
+        for udi in udis:
+            try:
+                codes.append(self._authorization_one(mode, lic.name, scope, count, udi))
+            except CommunicationError:
+                raise
+            except SmartLicError as exc:
+                if scope == "local":
+                    raise
+                first = first or exc
+        if first is not None:
+            raise first
+        return codes[0]
+
+    def _authorization_one(
+        self, mode: str, feature: str, scope: str, count: int, udi: Udi
+    ) -> AuthorizationCode:
         request = self._request(
-            Kind.AUTHORIZATION_REQUEST, mode=mode, feature=lic.name, count=count, scope=scope
+            Kind.AUTHORIZATION_REQUEST,
+            mode=mode,
+            feature=feature,
+            count=count,
+            scope=scope,
+            udi=udi,
         )
         response = self._exchange("authorization", request)
         if response.status is not ReplyStatus.OK:
@@ -338,11 +465,13 @@ class ReportingMixin(InstallMixin):
                 if response.status is ReplyStatus.ERROR
                 else SmartLicError("the authorization request is pending; sync later")
             )
-            self._emit("AUTHORIZATION_INSTALL_FAILED", str(self.udi), error.reason)
+            self._emit("AUTHORIZATION_INSTALL_FAILED", str(udi), error.reason)
             raise error
         codes = [e for e in response.artifacts if e.type is ArtifactType.SLAC]
         if not codes:
-            raise NotFoundError("the response holds no authorization code")
+            error = NotFoundError("the response holds no authorization code")
+            self._emit("AUTHORIZATION_INSTALL_FAILED", str(udi), error.reason)
+            raise error
         others = [e for e in response.artifacts if e.type is not ArtifactType.SLAC]
         self.install_artifacts(others)
         code = None
@@ -351,44 +480,89 @@ class ReportingMixin(InstallMixin):
         assert code is not None
         return code
 
+    def pending_returns(self) -> dict[str, Envelope]:
+        """Online returns sent but not confirmed (a failure or crash in between): code id →
+        the signed return code, which the next ``authorization_return`` sends again."""
+        raw = self.store.get(PENDING_RETURNS_KEY, {})
+        return {code_id: Envelope.from_json(env) for code_id, env in raw.items()}
+
+    def _return_code(self, code: AuthorizationCode) -> Envelope:
+        pending = self.pending_returns().get(code.code_id)
+        if pending is not None:
+            return pending
+        signing = (
+            SigningType.TRUST if self.trust_code(code.udi) is not None else SigningType.BUILTIN
+        )
+        ret = ReturnCode(
+            code.code_id, code.udi, code.confirmation_code, self.clock.now(), self.key.public
+        )
+        return sign(ArtifactType.RETURN_CODE, ret.to_json(), self.key, signing, sudi=code.udi)
+
+    def _set_pending_return(self, code_id: str, envelope: Envelope | None) -> None:
+        raw = dict(self.store.get(PENDING_RETURNS_KEY, {}))
+        if envelope is None:
+            raw.pop(code_id, None)
+        else:
+            raw[code_id] = envelope.to_json()
+        self.store.put(PENDING_RETURNS_KEY, raw)
+
     def authorization_return(
         self, scope: str = "local", mode: str = "online", path: str | None = None
     ) -> list[Envelope]:
-        """``license smart authorization return local|all online|offline [file]``."""
+        """``license smart authorization return local|all online|offline [file]``.
+
+        Each code is returned on its own and is either still installed or removed, never half:
+        online, the signed return code is recorded as pending before it is sent and the code is
+        removed in one transaction once the authority confirmed. A failure midway raises after
+        leaving the codes already confirmed removed and the rest installed; after a crash
+        between the authority's confirmation and the removal, the code is still installed with
+        its return pending, and the next return sends the same return code again (an authority
+        answering "already returned" to it confirms it).
+        """
         if mode not in ("online", "offline"):
             raise ConfigurationError(f"mode must be online or offline, not {mode!r}")
-        codes = self.authorization_codes()
+        udis = self._scope_udis(scope)
+        codes = [c for c in self.authorization_codes() if c.udi in udis]
         if not codes:
             raise NotFoundError("no authorization code is installed")
-        signing = SigningType.TRUST if self.trust_code() is not None else SigningType.BUILTIN
         returns = []
         for code in codes:
-            ret = ReturnCode(
-                code.code_id, self.udi, code.confirmation_code, self.clock.now(), self.key.public
-            )
-            envelope = sign(
-                ArtifactType.RETURN_CODE, ret.to_json(), self.key, signing, sudi=self.udi
-            )
+            resent = code.code_id in self.pending_returns()
+            envelope = self._return_code(code)
             if mode == "online":
-                reply = self._exchange(
-                    "authorization_return",
-                    self._request(Kind.AUTHORIZATION_RETURN, artifact=envelope),
-                )
-                reply.raise_for_error()
+                self._return_online(code, envelope, resent)
             returns.append(envelope)
             with self.store.tx():
                 self.store.execute(
                     "UPDATE artifacts SET active = 0 WHERE kind = 'slac' AND ref = ?",
                     (code.code_id,),
                 )
+                fault("return.mid")
                 self.store.execute(
                     "INSERT INTO artifacts (kind, ref, envelope, installed_at, active) "
-                    "VALUES ('return_code', ?, ?, ?, 1)",
-                    (code.code_id, envelope.to_bytes().decode(), self.clock.now()),
+                    "VALUES ('return_code', ?, ?, ?, 1) ON CONFLICT (kind, ref) DO NOTHING",
+                    (code.code_id, json.dumps(envelope.to_json()), self.clock.now()),
                 )
+                self._set_pending_return(code.code_id, None)
                 self._reauthorize()
-            self._emit("AUTHORIZATION_REMOVED", str(self.udi))
-            self._event("SAEVT_TAG_RETURNED", code=code.confirmation_code)
+                self._event("SAEVT_TAG_RETURNED", code=code.confirmation_code, mode=mode)
+            fault("return.committed")
+            self._emit("AUTHORIZATION_REMOVED", str(code.udi))
         if path is not None:
             atomic_write(Path(path), xmlfile.write(returns))
         return returns
+
+    def _return_online(self, code: AuthorizationCode, envelope: Envelope, resent: bool) -> None:
+        self._set_pending_return(code.code_id, envelope)
+        request = self._request(Kind.AUTHORIZATION_RETURN, artifact=envelope, udi=code.udi)
+        try:
+            self._exchange("authorization_return", request).raise_for_error()
+        except CommunicationError:
+            raise  # unknown outcome: the return stays pending and is sent again next time
+        except SmartLicError as exc:
+            if resent and exc.code == InstallError.code and "already returned" in exc.reason:
+                return  # our earlier send of this same return code reached the authority
+            self._set_pending_return(code.code_id, None)  # refused: nothing was returned
+            self._event("SAEVT_TAG_RETURN_FAILED", code=code.confirmation_code, reason=exc.reason)
+            raise
+        fault("return.confirmed")
