@@ -34,7 +34,7 @@ test: lint
 	url="$$(scripts/ensure-postgres.sh)" && SMARTLIC_TEST_PG_URL="$$url" $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python bench/run_all.py
+	url="$$(scripts/ensure-postgres.sh)" && SMARTLIC_BENCH_PG_URL="$$url" $(BIN)/python bench/run_all.py
 
 golden: install
 	$(BIN)/python scripts/make_golden_vectors.py

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -73,11 +76,34 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+_SQLITE_TEMPLATE: dict[str, Path] = {}
+
+
+def _sqlite_template() -> Path:
+    """One migrated SQLite file per test process; each test gets a copy (the migrations run
+    once, not once per test: their batch table rebuilds are the slow part of a setup)."""
+    if "path" not in _SQLITE_TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="smartlic-authority-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        engine = make_engine(f"sqlite:///{folder / 'template.db'}")
+        upgrade(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        _SQLITE_TEMPLATE["path"] = folder / "template.db"
+    return _SQLITE_TEMPLATE["path"]
+
+
 def make_authority(url: str, data: Path, clock: FixedClock) -> Authority:
     keys = KeyStore(data / "keys")
     keys.init(clock.now())
-    engine = make_engine(url)
-    upgrade(engine)
+    target = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if target is not None and not Path(target).exists():
+        shutil.copyfile(_sqlite_template(), target)
+        engine = make_engine(url)
+    else:
+        engine = make_engine(url)
+        upgrade(engine)
     return Authority(engine=engine, keys=keys, clock=clock)
 
 

@@ -55,6 +55,9 @@ def test_utility_with_api_token_and_tenant(server: Server) -> None:
     assert (status, response.error_code) == (404, "NOT_FOUND")
     status, response = post(server, "/cslu/v1/pi", req.to_bytes(), "slk_bogus")
     assert (status, response.error_code) == (403, "INVALID_TOKEN")
+    reader = world.api_token(world.va_id, role="read-only")  # read-only changes nothing
+    status, response = post(server, "/cslu/v1/pi", req.to_bytes(), reader)
+    assert (status, response.error_code) == (403, "INVALID_TOKEN")
 
 
 def test_oversized_body_is_413(server: Server) -> None:
@@ -81,7 +84,7 @@ def test_replay_over_http_is_409_and_nothing_stored(server: Server) -> None:
     assert (status, response.error_code) == (409, "REPLAY")
     admin = world.api_token()
     with server.client(admin) as client:
-        (inst,) = client.get("/api/v1/instances").json()
+        (inst,) = client.get("/api/v1/instances").json()["items"]
         detail = client.get(f"/api/v1/instances/{inst['id']}").json()
     assert detail["reports"] == 1
     assert detail["usage"] == [{"license_name": "dna-advantage", "count": 1, "as_of": T0}]
@@ -205,10 +208,12 @@ def test_instances_are_paginated(server: Server) -> None:
         req = device.request(Kind.USAGE_REPORT, reports=(device.rum(),))
         assert post(server, f"/cslu/v1/pi/{world.tenant}", req.to_bytes())[0] == 200
     with server.client(world.api_token(role="read-only")) as client:
-        everything = client.get("/api/v1/instances").json()
+        everything = client.get("/api/v1/instances").json()["items"]
         pages = [
             client.get("/api/v1/instances", params={"limit": 2, "offset": o}).json() for o in (0, 2)
         ]
         assert client.get("/api/v1/instances", params={"limit": 0}).status_code == 422
-    assert [len(p) for p in pages] == [2, 1]
-    assert [i["udi"] for p in pages for i in p] == [i["udi"] for i in everything]
+    assert [len(p["items"]) for p in pages] == [2, 1]
+    assert [p["total"] for p in pages] == [3, 3]
+    assert [(p["limit"], p["offset"]) for p in pages] == [(2, 0), (2, 2)]
+    assert [i["udi"] for p in pages for i in p["items"]] == [i["udi"] for i in everything]

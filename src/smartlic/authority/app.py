@@ -7,6 +7,8 @@ the REST API under ``/api/v1`` (problem+json errors), the public key sets, and `
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,16 +18,28 @@ from fastapi.responses import Response as HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from smartlic import __version__
 from smartlic.authority.api import protocol_routes, rest, rest_files
-from smartlic.authority.api.common import Problem, problem_response, status_for_error
+from smartlic.authority.api.common import (
+    Problem,
+    log_fields,
+    problem_response,
+    status_for_error,
+)
 from smartlic.authority.api.schemas import Health
 from smartlic.authority.clock import Clock
 from smartlic.authority.context import Authority
 from smartlic.authority.cssm import routes as cssm_routes
 from smartlic.authority.endpoint import ProtocolService
-from smartlic.authority.ops import Metrics, RateLimiter
+from smartlic.authority.ops import (
+    Metrics,
+    RateLimiter,
+    configure_logging,
+    log_refusal,
+    log_request,
+)
 from smartlic.authority.settings import Settings
 from smartlic.core import xmlfile
 from smartlic.core.errors import SmartLicError
@@ -60,32 +74,75 @@ def create_app(
 
     @app.middleware("http")
     async def _count(request: Request, call_next: Any) -> Any:
+        fields = log_fields(request)
+        fields.update(
+            method=request.method,
+            path=request.url.path,
+            client=request.client.host if request.client else None,
+        )
+        started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
+        fields["route"] = path
         metrics.http_requests.labels(path, str(response.status_code)).inc()
+        fields.setdefault("account", None)
+        fields.setdefault("code", None)
+        log_request(
+            {
+                **fields,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        )
         return response
 
+    def refuse(
+        request: Request,
+        status: int,
+        title: str,
+        detail: str,
+        code: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> JSONResponse:
+        fields = log_fields(request)
+        fields["code"] = code
+        route = request.scope.get("route")
+        log_refusal(
+            {
+                "account": fields.get("account"),
+                "method": request.method,
+                "route": getattr(route, "path", "unmatched"),
+                "status": status,
+                "code": code,
+                "reason": detail,
+            }
+        )
+        return problem_response(status, title, detail, code, headers)
+
     @app.exception_handler(Problem)
-    async def _problem(_request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, exc.code)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return refuse(request, exc.status, exc.title, exc.detail, exc.code, exc.headers)
 
     @app.exception_handler(SmartLicError)
-    async def _smartlic(_request: Request, exc: SmartLicError) -> JSONResponse:
+    async def _smartlic(request: Request, exc: SmartLicError) -> JSONResponse:
         status = status_for_error(exc)
-        return problem_response(status, type(exc).__name__, exc.reason, exc.code)
+        return refuse(request, status, type(exc).__name__, exc.reason, exc.code)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = "; ".join(
             f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
             for err in exc.errors()[:5]
         )
-        return problem_response(422, "Unprocessable Entity", details, "MALFORMED")
+        return refuse(request, 422, "Unprocessable Entity", details, "MALFORMED")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), "HTTP")
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
+        return refuse(request, exc.status_code, str(exc.detail), str(exc.detail), "HTTP", headers)
 
     app.include_router(protocol_routes.router)
     app.include_router(rest.router)
@@ -120,10 +177,32 @@ def create_app(
     return app
 
 
+def _flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    for route in routes:
+        inner = getattr(route, "original_router", None)  # an included router
+        if inner is not None:
+            yield from _flat_routes(inner.routes)
+        else:
+            yield route
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's own 405 names only one)."""
+    methods: set[str] = set()
+    for route in _flat_routes(app.router.routes):
+        for method in getattr(route, "methods", None) or ():
+            match, _ = route.matches({**request.scope, "method": method})
+            if match is Match.FULL:
+                methods.add(method)
+    methods.discard("HEAD")
+    return sorted(methods)
+
+
 def app_from_env() -> FastAPI:
     """The factory ``serve`` hands to uvicorn (one call per worker process)."""
     import os
     from pathlib import Path
 
+    configure_logging()
     data = Path(os.environ.get("SMARTLIC_AUTHORITY_DATA", "smartlic-authority"))
     return create_app(Settings(data=data, db_url=os.environ.get("SMARTLIC_AUTHORITY_DB") or None))

@@ -46,6 +46,7 @@ slac_app = typer.Typer(help="Authorization codes (SLAC).", no_args_is_help=True)
 apitoken_app = typer.Typer(help="API tokens for utilities and scripts.", no_args_is_help=True)
 instance_app = typer.Typer(help="Product instances.", no_args_is_help=True)
 keys_app = typer.Typer(help="The authority's keys and key sets.", no_args_is_help=True)
+user_app = typer.Typer(help="Users (password login) and their roles.", no_args_is_help=True)
 for sub, name in (
     (account_app, "account"),
     (va_app, "va"),
@@ -57,6 +58,7 @@ for sub, name in (
     (apitoken_app, "apitoken"),
     (instance_app, "instance"),
     (keys_app, "keys"),
+    (user_app, "user"),
 ):
     app.add_typer(sub, name=name)
 
@@ -197,7 +199,8 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_level="warning",
+        access_log=False,  # the app writes one JSON line per request itself
     )
 
 
@@ -283,6 +286,84 @@ def purchase_add(
     emit(as_json, out, f"Added {count} x {row.license_name} to {va}")
 
 
+@purchase_app.command("transfer")
+@errors
+def purchase_transfer(
+    account: AccountOpt,
+    from_va: Annotated[str, typer.Option("--from", help="Source virtual account.")],
+    to_va: Annotated[str, typer.Option("--to", help="Target virtual account.")],
+    license_name: Annotated[str, typer.Option("--license", help="License name (catalog).")],
+    count: Annotated[int, typer.Option("--count", help="How many.")],
+    data: Data = DEFAULT_DATA,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Move licenses between virtual accounts (never below what the source issued or uses)."""
+    authority, account_id, source = open_scope(data, db, account, from_va)
+    target = _va_id(authority, account_id, to_va)
+    with transaction(authority.sessions) as s:
+        moved = AccountService(authority).transfer(
+            s, account_id, source, target, license_name, count
+        )
+        out = {
+            "from": from_va,
+            "to": to_va,
+            "license": moved[0].license_name,
+            "count": count,
+            "purchases": [{"id": p.id, "count": p.count, "end_at": p.end_at} for p in moved],
+        }
+    emit(as_json, out, f"Moved {count} x {out['license']} from {from_va} to {to_va}")
+
+
+@user_app.command("create")
+@errors
+def user_create(
+    account: AccountOpt,
+    username: Annotated[str, typer.Option("--username", help="Login name.")],
+    password: Annotated[
+        str, typer.Option("--password", help="At least 8 characters (stored scrypt-hashed).")
+    ],
+    role: Annotated[str, typer.Option("--role", help="admin, va-user or read-only.")],
+    va: Annotated[
+        list[str] | None,
+        typer.Option("--va", help="A va-user's virtual account (repeat for several)."),
+    ] = None,
+    data: Data = DEFAULT_DATA,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create a user who logs in with a password (``POST /api/v1/login``)."""
+    authority, account_id = open_account(data, db, account)
+    va_ids = [_va_id(authority, account_id, name) for name in va or []]
+    with transaction(authority.sessions) as s:
+        row = AccountService(authority).create_user(
+            s, account_id, username, password, role, va_ids=va_ids
+        )
+        out = {"id": row.id, "username": row.username, "role": row.role, "vas": va or []}
+    emit(as_json, out, f"User {username} ({role}) created in {account}")
+
+
+@user_app.command("list")
+@errors
+def user_list(
+    account: AccountOpt, data: Data = DEFAULT_DATA, db: Db = None, as_json: AsJson = False
+) -> None:
+    authority, account_id = open_account(data, db, account)
+    service = AccountService(authority)
+    with authority.sessions() as s:
+        names = {v.id: v.name for v in AccountRepository(s, account_id).vas()}
+        out = [
+            {
+                "id": u.id,
+                "username": u.username,
+                "role": u.role,
+                "vas": sorted(names[v] for v in service.user_vas(s, u) or ()),
+            }
+            for u in AccountRepository(s, account_id).users()
+        ]
+    emit(as_json, out, "\n".join(f"{u['username']}  {u['role']}" for u in out) or "(no users)")
+
+
 # --- tokens -----------------------------------------------------------------------------------
 
 
@@ -358,7 +439,7 @@ def token_list(
 def apitoken_create(
     account: Annotated[str | None, typer.Option("--account", help="Smart account name.")] = None,
     va: Annotated[str | None, typer.Option("--va", help="Limit to one virtual account.")] = None,
-    role: Annotated[str, typer.Option("--role", help="admin or read-only")] = "admin",
+    role: Annotated[str, typer.Option("--role", help="admin, va-user or read-only")] = "admin",
     operator: Annotated[
         bool, typer.Option("--operator", help="A token that may create smart accounts.")
     ] = False,

@@ -9,6 +9,7 @@ import typer
 
 from smartlic.authority.accounts.repository import AccountRepository
 from smartlic.authority.api.rest_files import parse_return_code
+from smartlic.authority.authorization.repository import CodeRepository
 from smartlic.authority.authorization.service import AuthorizationService
 from smartlic.authority.cli import (
     DEFAULT_DATA,
@@ -30,7 +31,7 @@ from smartlic.authority.cli import (
     slac_app,
     usage_app,
 )
-from smartlic.authority.db import transaction
+from smartlic.authority.db import retrying, transaction
 from smartlic.authority.keystore import KeyStore, write_atomic
 from smartlic.authority.policy.service import PolicyService
 from smartlic.authority.settings import Settings
@@ -40,6 +41,7 @@ from smartlic.authority.usage.compliance import to_csv
 from smartlic.authority.usage.service import UsageService
 from smartlic.core import jsonio, xmlfile
 from smartlic.core.artifacts import AuthorizationCode
+from smartlic.core.envelope import Envelope
 from smartlic.core.errors import ConfigurationError, FormatError
 from smartlic.core.license_class import PolicyClass
 from smartlic.core.policy import ClassOverrides
@@ -113,19 +115,27 @@ def policy_create(
 @errors
 def policy_file(
     account: AccountOpt,
-    va: VaOpt,
     out: Annotated[Path, typer.Argument(help="Where to write the policy file.")],
+    va: Annotated[
+        str | None,
+        typer.Option("--va", help="Virtual account (optional with --udi of a known instance)."),
+    ] = None,
     udi: Annotated[str | None, typer.Option("--udi", help="Pin the policy to one UDI.")] = None,
     data: Data = DEFAULT_DATA,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """Write the policy in force for a virtual account (or one UDI) as a policy file."""
-    authority, account_id, va_id = open_scope(data, db, account, va)
+    if va is None and udi is None:
+        raise FormatError("give --va, --udi, or both")
+    authority, account_id = open_account(data, db, account)
+    pinned = Udi.parse(udi) if udi else None
     with authority.sessions() as s:
-        current, envelope = PolicyService(authority).grant(
-            s, account_id, va_id, Udi.parse(udi) if udi else None
-        )
+        if va is not None:
+            va_id = _va_id(authority, account_id, va)
+        else:
+            va_id = InstanceService().find(s, account_id, str(pinned)).va_id
+        current, envelope = PolicyService(authority).grant(s, account_id, va_id, pinned)
     _write(out, xmlfile.write([envelope]))
     emit(
         as_json,
@@ -139,18 +149,32 @@ def policy_file(
 def usage_upload(
     account: AccountOpt,
     va: VaOpt,
-    file: Annotated[Path, typer.Argument(help="The usage file (tar.gz).")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="A utility's usage file (tar.gz) or a device's `save usage` file."),
+    ],
     ack: Annotated[Path, typer.Option("--ack", help="Where to write the ACK file.")],
     data: Data = DEFAULT_DATA,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """Ingest a usage file and write the ACK file for it (the manual upload of the air gap)."""
+    """Ingest a usage file and write the ACK file for it (the manual upload of the air gap).
+
+    A tar.gz usage bundle gets an ACK bundle; a product instance's own ``license smart save
+    usage`` file (``<smartLicense>`` XML) gets a ``<smartLicense>`` ACK file to import on it.
+    """
     authority, account_id, va_id = open_scope(data, db, account, va)
-    with transaction(authority.sessions) as s:
-        ack_file = UsageService(authority).upload_file(s, account_id, va_id, file.read_bytes())
+    raw = file.read_bytes()
+    ack_file, form = retrying(
+        authority.sessions,
+        lambda s: UsageService(authority).upload(s, account_id, va_id, raw),
+    )
     _write(ack, ack_file)
-    emit(as_json, {"ack": str(ack), "bytes": len(ack_file)}, f"ACK file written to {ack}")
+    emit(
+        as_json,
+        {"ack": str(ack), "bytes": len(ack_file), "form": form},
+        f"ACK file written to {ack} ({'tar.gz' if form == 'gzip' else '<smartLicense> XML'})",
+    )
 
 
 @slac_app.command("create")
@@ -179,6 +203,58 @@ def slac_create(
         {"file": str(out), "code_id": code.code_id, "confirmation_code": code.confirmation_code},
         f"Authorization code {code.code_id} written to {out}",
     )
+
+
+@slac_app.command("file")
+@errors
+def slac_file(
+    account: AccountOpt,
+    code_id: Annotated[str, typer.Argument(help="The authorization code's id.")],
+    out: Annotated[Path, typer.Argument(help="Where to write the authorization-code file.")],
+    data: Data = DEFAULT_DATA,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Write an issued authorization code again as a file (to import on the instance)."""
+    authority, account_id = open_account(data, db, account)
+    with authority.sessions() as s:
+        row = CodeRepository(s, account_id).get(code_id)
+        envelope = Envelope.parse(row.envelope)
+        info = {
+            "file": str(out),
+            "code_id": row.code_id,
+            "udi": row.udi,
+            "license": row.license_name,
+        }
+    _write(out, xmlfile.write([envelope]))
+    emit(as_json, info, f"Authorization code {code_id} written to {out}")
+
+
+@slac_app.command("list")
+@errors
+def slac_list(
+    account: AccountOpt,
+    va: Annotated[str | None, typer.Option("--va")] = None,
+    data: Data = DEFAULT_DATA,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Authorization codes issued in the smart account (or one virtual account)."""
+    authority, account_id = open_account(data, db, account)
+    va_id = _va_id(authority, account_id, va) if va else None
+    with authority.sessions() as s:
+        out = [
+            {
+                "code_id": r.code_id,
+                "udi": r.udi,
+                "license": r.license_name,
+                "count": r.count,
+                "returned": r.returned_at is not None,
+            }
+            for r in CodeRepository(s, account_id).all(va_id)
+        ]
+    text = "\n".join(f"{c['code_id']}  {c['udi']}  {c['license']} x{c['count']}" for c in out)
+    emit(as_json, out, text or "(no authorization codes)")
 
 
 @slac_app.command("return")
@@ -213,7 +289,7 @@ def instance_list(
     authority, account_id = open_account(data, db, account)
     va_id = _va_id(authority, account_id, va) if va else None
     with authority.sessions() as s:
-        rows = InstanceService().list(s, account_id, va_id)
+        rows, _ = InstanceService().list(s, account_id, va_id)
     text = "\n".join(f"{r['udi']}  {r['virtual_account']}  {r['trust']}" for r in rows)
     emit(as_json, rows, text or "(no product instances)")
 

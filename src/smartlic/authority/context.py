@@ -30,6 +30,10 @@ class Authority:
         init=False, default=None
     )
 
+    names: dict[tuple[str, str], tuple[str, str]] = field(init=False, default_factory=dict)
+    """(account id, VA id) → (smart account name, VA name): names never change, so each worker
+    remembers them (the ACK path asks for them on every request)."""
+
     def __post_init__(self) -> None:
         self.sessions = make_sessions(self.engine)
 

@@ -8,13 +8,17 @@ made in Python (``new_id``), so rows can be created anywhere and later distribut
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, Select, create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -73,3 +77,38 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with sessions() as session, session.begin():
         yield session
+
+
+def paged(
+    session: Session, query: Select[Any], limit: int | None, offset: int = 0
+) -> tuple[list[Any], int]:
+    """One page of ``query``'s rows (``limit`` from ``offset``) and the total row count."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page = query.offset(offset)
+    if limit is not None:
+        page = page.limit(limit)
+    return list(session.scalars(page)), int(total or 0)
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """An integrity conflict (a concurrent insert of the same key) or SQLite's lock contention:
+    the transaction was rolled back and running it again will see the other's rows."""
+    if isinstance(exc, IntegrityError):
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        return "locked" in text or "busy" in text or "deadlock" in text
+    return False
+
+
+def retrying(sessions: sessionmaker[Session], work: Callable[[Session], T], attempts: int = 5) -> T:
+    """Run ``work`` in one transaction; on a write conflict roll back and run it again."""
+    for attempt in range(attempts):
+        try:
+            with transaction(sessions) as session:
+                return work(session)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == attempts - 1 or not is_write_conflict(exc):
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")

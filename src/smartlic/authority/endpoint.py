@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -19,15 +20,15 @@ from smartlic.authority.accounts.repository import Directory
 from smartlic.authority.accounts.service import AccountService, Caller
 from smartlic.authority.authorization.service import AuthorizationService
 from smartlic.authority.context import Authority
-from smartlic.authority.db import transaction
-from smartlic.authority.ops import Metrics, RateLimitedError, RateLimiter
+from smartlic.authority.db import retrying
+from smartlic.authority.ops import Metrics, RateLimitedError, RateLimiter, log_refusal
 from smartlic.authority.policy.service import PolicyService
 from smartlic.authority.trust.repository import placements
 from smartlic.authority.trust.service import TrustService
 from smartlic.authority.usage.service import UsageService
 from smartlic.core.envelope import Envelope
 from smartlic.core.errors import NotFoundError, SmartLicError, TokenError
-from smartlic.core.protocol import InstanceState, Kind, Request, Response, Status
+from smartlic.core.protocol import HTTP_STATUS, InstanceState, Kind, Request, Response, Status
 from smartlic.core.udi import Udi
 
 log = logging.getLogger("smartlic.authority")
@@ -79,24 +80,38 @@ class ProtocolService:
         tenant: str | None = None,
         bearer: str | None = None,
         client: str = "local",
+        fields: dict[str, Any] | None = None,
     ) -> Response:
+        """Answer one request. ``fields`` (the request's log line) gets the account and, on a
+        refusal, the code.
+
+        One request is one transaction. A write conflict (two identical requests at once: the
+        same report or ACK inserted twice) rolls back and runs the request again, which then
+        finds the other's rows and answers from the stored ACK (never a 500).
+        """
         message_id = UNKNOWN_MESSAGE
-        placed: Placement | None = None
+        placements_seen: list[Placement] = []
         kind = "unknown"
         udi = ""
+        fields = fields if fields is not None else {}
         try:
             message_id = _guess_message_id(body)
             request = Request.parse(body)
             message_id, kind, udi = request.message_id, request.kind.value, str(request.udi)
+            fields.update(kind=kind, udi=udi)
             if request.kind is Kind.TRUST_REQUEST:
                 self.trust_limiter.check(client, "trust")
             started = time.perf_counter()
-            with transaction(self.authority.sessions) as session:
+
+            def work(session: Session) -> Response:
                 if request.kind is Kind.TRUST_REQUEST:
-                    response = self._trust(session, request)
-                else:
-                    placed = self._place(session, request.udi, tenant, bearer)
-                    response = self._dispatch(session, request, placed)
+                    return self._trust(session, request)
+                placed = self._place(session, request.udi, tenant, bearer)
+                placements_seen.append(placed)
+                fields["account"] = placed.account_id
+                return self._dispatch(session, request, placed)
+
+            response = retrying(self.authority.sessions, work)
             self.metrics.messages.labels(kind, "ok").inc()
             if request.kind is Kind.USAGE_REPORT:
                 self.metrics.reports.inc(len(request.reports))
@@ -106,7 +121,19 @@ class ProtocolService:
                 hook(request)
             return response
         except SmartLicError as exc:
-            log.info("refused %s from %s: %s %s", kind, udi or "?", exc.code, exc.reason)
+            placed = placements_seen[-1] if placements_seen else None
+            fields["code"] = exc.code
+            log_refusal(
+                {
+                    "account": placed.account_id if placed else None,
+                    "kind": kind,
+                    "udi": udi or None,
+                    "status": HTTP_STATUS.get(exc.code, 500),
+                    "code": exc.code,
+                    "reason": exc.reason,
+                    **{k: v for k, v in fields.items() if k in ("route", "method", "client")},
+                }
+            )
             self.metrics.messages.labels(kind, "refused").inc()
             self.metrics.refusals.labels(exc.code).inc()
             if isinstance(exc, RateLimitedError):
@@ -137,17 +164,22 @@ class ProtocolService:
             caller = self.accounts.authenticate(session, bearer)
             if caller is None or caller.account_id is None:
                 raise TokenError("the API token is not valid for this authority")
+            if not caller.can_write:
+                raise TokenError(
+                    "a read-only token cannot send product-instance messages",
+                    hint="Give the utility an admin or va-user API token of the virtual account.",
+                )
         if tenant is not None:
             va = Directory(session).va_by_tenant(tenant)
             if caller is not None and (
-                caller.account_id != va.account_id or caller.va_id not in (None, va.id)
+                caller.account_id != va.account_id or not caller.sees(va.id)
             ):
                 raise NotFoundError(f"no tenant {tenant!r}")
             return Placement(va.account_id, va.id)
-        if caller is not None and caller.account_id is not None and caller.va_id is not None:
-            return Placement(caller.account_id, caller.va_id)
+        if caller is not None and caller.account_id is not None and caller.home_va is not None:
+            return Placement(caller.account_id, caller.home_va)
         for row in placements(session, str(udi)):
-            if caller is None or row.account_id == caller.account_id:
+            if caller is None or (row.account_id == caller.account_id and caller.sees(row.va_id)):
                 return Placement(row.account_id, row.va_id)
         raise NotFoundError(
             f"product instance {udi} is not known here: establish trust with an ID token first",

@@ -8,6 +8,8 @@ from smartlic.authority.accounts.models import (
     IdToken,
     Purchase,
     SmartAccount,
+    User,
+    UserVirtualAccount,
     VirtualAccount,
 )
 from smartlic.authority.authorization.models import IssuedCode
@@ -15,7 +17,7 @@ from smartlic.authority.cssm.models import PollResult
 from smartlic.authority.db import Base
 from smartlic.authority.policy.models import CustomPolicy
 from smartlic.authority.trust.models import ProductInstance
-from smartlic.authority.usage.models import StoredAck, UsageReport
+from smartlic.authority.usage.models import ReportTombstone, StoredAck, UsageReport
 
 __all__ = [
     "ApiToken",
@@ -27,8 +29,11 @@ __all__ = [
     "PollResult",
     "ProductInstance",
     "Purchase",
+    "ReportTombstone",
     "SmartAccount",
     "StoredAck",
     "UsageReport",
+    "User",
+    "UserVirtualAccount",
     "VirtualAccount",
 ]

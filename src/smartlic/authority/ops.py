@@ -1,11 +1,15 @@
-"""Operations: Prometheus metrics and rate limits (per process; each worker keeps its own)."""
+"""Operations: Prometheus metrics, rate limits (per process; each worker keeps its own) and
+structured JSON logs."""
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -78,3 +82,52 @@ class Metrics:
             "Time to verify, store and ACK a usage report request",
             registry=self.registry,
         )
+
+
+# --- structured logs --------------------------------------------------------------------------
+
+access_log = logging.getLogger("smartlic.authority.access")
+"""One JSON line per HTTP request (``event: request``) and per refusal (``event: refusal``)."""
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's ``fields``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out.update(fields)
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key != "fields" and key not in out:
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, separators=(",", ":"))
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """JSON lines on stderr for the ``smartlic.authority`` loggers (``serve`` calls this)."""
+    logger = logging.getLogger("smartlic.authority")
+    if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def log_request(fields: dict[str, Any]) -> None:
+    access_log.info("request", extra={"fields": {"event": "request", **fields}})
+
+
+def log_refusal(fields: dict[str, Any]) -> None:
+    access_log.info("refusal", extra={"fields": {"event": "refusal", **fields}})

@@ -85,6 +85,11 @@ class ApiToken(Base):
     description: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
+    """Set for a login session token: the token acts as this user (role, virtual accounts)."""
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class AuditEntry(Base):
@@ -99,3 +104,38 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     subject: Mapped[str] = mapped_column(String(300), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(Base):
+    """A person who logs in (``POST /api/v1/login``). Password: scrypt with a per-user salt."""
+
+    __tablename__ = "users"
+    __table_args__ = (Index("uq_users_account_username", "account_id", "username", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("smart_accounts.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class UserVirtualAccount(Base):
+    """The virtual accounts a ``va-user`` may see and change."""
+
+    __tablename__ = "user_virtual_accounts"
+    __table_args__ = (
+        Index(
+            "uq_user_virtual_accounts_account_user_va",
+            "account_id",
+            "user_id",
+            "va_id",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("smart_accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    va_id: Mapped[str] = mapped_column(ForeignKey("virtual_accounts.id", ondelete="CASCADE"))

@@ -12,6 +12,7 @@ from smartlic.authority.accounts.models import (
     IdToken,
     Purchase,
     SmartAccount,
+    User,
     VirtualAccount,
 )
 from smartlic.core.errors import NotFoundError
@@ -96,6 +97,17 @@ class AccountRepository:
             raise NotFoundError("no such virtual account in this smart account")
         return row
 
+    def names(self, va_id: str) -> tuple[str, str]:
+        """(smart account name, virtual account name) in one query."""
+        row = self.session.execute(
+            select(SmartAccount.name, VirtualAccount.name)
+            .join(VirtualAccount, VirtualAccount.account_id == SmartAccount.id)
+            .where(SmartAccount.id == self.account_id, VirtualAccount.id == va_id)
+        ).first()
+        if row is None:
+            raise NotFoundError("no such virtual account in this smart account")
+        return row[0], row[1]
+
     def va_by_name(self, name: str) -> VirtualAccount:
         row = self.session.scalar(
             select(VirtualAccount).where(
@@ -141,5 +153,17 @@ class AccountRepository:
                 .where(AuditEntry.account_id == self.account_id)
                 .order_by(AuditEntry.at.desc())
                 .limit(limit)
+            )
+        )
+
+    def user_by_name(self, username: str) -> User | None:
+        return self.session.scalar(
+            select(User).where(User.account_id == self.account_id, User.username == username)
+        )
+
+    def users(self) -> list[User]:
+        return list(
+            self.session.scalars(
+                select(User).where(User.account_id == self.account_id).order_by(User.username)
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -17,15 +18,25 @@ EXTRA_STATUS = {"CONFIGURATION": 409, "CONFLICT": 409}
 
 
 class Problem(Exception):
-    def __init__(self, status: int, title: str, detail: str, code: str = "ERROR") -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        code: str = "ERROR",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
         self.code = code
+        self.headers = headers
 
 
-def problem_response(status: int, title: str, detail: str, code: str) -> JSONResponse:
+def problem_response(
+    status: int, title: str, detail: str, code: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://smartlic.dev/problems/{code.lower().replace('_', '-')}",
         "title": title,
@@ -33,7 +44,7 @@ def problem_response(status: int, title: str, detail: str, code: str) -> JSONRes
         "detail": detail,
         "code": code,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def status_for_error(exc: SmartLicError) -> int:
@@ -83,7 +94,17 @@ def authenticate(request: Request) -> Caller:
         caller = AccountService(authority).authenticate(session, token)
     if caller is None:
         raise Problem(401, "Unauthorized", "the API token is not valid", "UNAUTHORIZED")
+    log_fields(request)["account"] = caller.account_id
     return caller
+
+
+def log_fields(request: Request) -> dict[str, Any]:
+    """The fields of this request's log line (the middleware writes it when the answer goes)."""
+    fields = getattr(request.state, "log_fields", None)
+    if fields is None:
+        fields = {}
+        request.state.log_fields = fields
+    return fields
 
 
 def require_account(caller: Caller) -> str:
@@ -93,7 +114,20 @@ def require_account(caller: Caller) -> str:
 
 
 def require_admin(caller: Caller) -> str:
+    """A change inside the caller's virtual accounts: admin or va-user (not read-only)."""
     account_id = require_account(caller)
-    if not caller.is_admin:
-        raise Problem(403, "Forbidden", "this operation needs an admin token", "FORBIDDEN")
+    if not caller.can_write:
+        raise Problem(
+            403, "Forbidden", "this operation needs an admin or va-user token", "FORBIDDEN"
+        )
+    return account_id
+
+
+def require_account_admin(caller: Caller) -> str:
+    """A change to the smart account itself: only an admin of the whole smart account."""
+    account_id = require_account(caller)
+    if not caller.is_account_admin:
+        raise Problem(
+            403, "Forbidden", "this operation needs an admin of the smart account", "FORBIDDEN"
+        )
     return account_id

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response as HttpResponse
 
-from smartlic.authority.api.common import Problem, bearer_of, read_body
+from smartlic.authority.api.common import Problem, bearer_of, log_fields, read_body
 from smartlic.authority.endpoint import UNKNOWN_MESSAGE, ProtocolService
 from smartlic.core.errors import OversizedError
 from smartlic.core.protocol import Response, http_status_for
@@ -24,14 +24,22 @@ BODY = {
 
 async def _answer(request: Request, tenant: str | None) -> HttpResponse:
     service: ProtocolService = request.app.state.protocol
+    route = request.scope.get("route")
+    log_fields(request)["route"] = getattr(route, "path", request.url.path)
     try:
         body = await read_body(request, request.app.state.settings.max_body)
     except Problem as exc:
+        log_fields(request)["code"] = exc.code
         response = Response.from_error(UNKNOWN_MESSAGE, OversizedError(exc.detail))
     else:
         client = request.client.host if request.client else "unknown"
         response = await run_in_threadpool(
-            service.handle, body, tenant=tenant, bearer=bearer_of(request), client=client
+            service.handle,
+            body,
+            tenant=tenant,
+            bearer=bearer_of(request),
+            client=client,
+            fields=log_fields(request),
         )
     headers = {}
     if response.retry_after is not None:

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response as HttpResponse
+from sqlalchemy.orm import Session
 
 from smartlic.authority.accounts.repository import AccountRepository
 from smartlic.authority.api import schemas
-from smartlic.authority.api.common import authority_of, read_body, require_admin
+from smartlic.authority.api.common import authority_of, read_body, require_account, require_admin
 from smartlic.authority.api.rest import (
     ERRORS,
     MAX_FILE,
     AuthorityDep,
     CallerDep,
+    Limit,
+    Offset,
     _instance_visible,
     _va,
 )
+from smartlic.authority.authorization.models import IssuedCode
+from smartlic.authority.authorization.repository import CodeRepository
 from smartlic.authority.authorization.service import AuthorizationService
-from smartlic.authority.db import transaction
+from smartlic.authority.db import retrying, transaction
 from smartlic.authority.usage.service import UsageService
 from smartlic.core import xmlfile
 from smartlic.core.artifacts import AuthorizationCode
@@ -30,37 +37,102 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 
 # --- files and authorization codes ------------------------------------------------------------
 
-GZIP_BODY = {
+USAGE_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+            "application/xml": {"schema": {"type": "string"}},
+        },
     }
 }
+XML: dict[str, Any] = {"content": {"application/xml": {}}}
 
 
 @router.post(
     "/virtual-accounts/{va_id}/usage-files",
-    openapi_extra=GZIP_BODY,
-    responses={200: {"content": {"application/gzip": {}}}, **ERRORS},
+    openapi_extra=USAGE_BODY,
+    responses={200: {"content": {"application/gzip": {}, "application/xml": {}}}, **ERRORS},
     response_class=HttpResponse,
 )
 async def upload_usage(va_id: str, request: Request, caller: CallerDep) -> HttpResponse:
+    """A usage file in, its ACK file out, in the same form.
+
+    A utility's tar.gz usage bundle gets an ACK bundle (``application/gzip``); a product
+    instance's ``license smart save usage`` file (``<smartLicense>`` XML of RUM reports) gets a
+    ``<smartLicense>`` ACK file (``application/xml``): the key-set chain, then one ACK per UDI.
+    """
     account_id = require_admin(caller)
     authority = authority_of(request)
     data = await read_body(request, MAX_FILE)
 
-    def work() -> bytes:
-        with transaction(authority.sessions) as s:
-            _va(AccountRepository(s, account_id), caller, va_id)
-            return UsageService(authority).upload_file(
-                s, account_id, va_id, data, actor=f"api {caller.token_id}"
-            )
+    def work(s: Session) -> tuple[bytes, str]:
+        _va(AccountRepository(s, account_id), caller, va_id)
+        return UsageService(authority).upload(s, account_id, va_id, data, actor=caller.actor)
 
-    ack_file = await run_in_threadpool(work)
+    ack_file, form = await run_in_threadpool(retrying, authority.sessions, work)
+    if form == "xml":
+        return HttpResponse(
+            ack_file,
+            media_type="application/xml",
+            headers={"Content-Disposition": 'attachment; filename="ACK_usage.xml"'},
+        )
     return HttpResponse(
         ack_file,
         media_type="application/gzip",
         headers={"Content-Disposition": 'attachment; filename="ACK_usage.tar.gz"'},
+    )
+
+
+def _slac_info(row: IssuedCode) -> schemas.SlacInfo:
+    return schemas.SlacInfo(
+        code_id=row.code_id,
+        va_id=row.va_id,
+        udi=row.udi,
+        license_name=row.license_name,
+        count=row.count,
+        issued_at=row.issued_at,
+        returned_at=row.returned_at,
+    )
+
+
+@router.get("/authorization-codes", responses=ERRORS)
+def list_slacs(
+    caller: CallerDep,
+    authority: AuthorityDep,
+    va_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> schemas.Page[schemas.SlacInfo]:
+    """Authorization codes issued in the smart account (or one VA), oldest first."""
+    account_id = require_account(caller)
+    with authority.sessions() as s:
+        if va_id is not None:
+            _va(AccountRepository(s, account_id), caller, va_id)
+        rows, total = CodeRepository(s, account_id).page(
+            va_id, limit=limit, offset=offset, va_ids=caller.va_ids
+        )
+        return schemas.Page[schemas.SlacInfo](
+            items=[_slac_info(r) for r in rows], total=total, limit=limit, offset=offset
+        )
+
+
+@router.get(
+    "/authorization-codes/{code_id}/file",
+    responses={200: XML, **ERRORS},
+    response_class=HttpResponse,
+)
+def slac_file(code_id: str, caller: CallerDep, authority: AuthorityDep) -> HttpResponse:
+    """The authorization-code file (``<smartLicense>`` XML) to import on the instance."""
+    account_id = require_account(caller)
+    with authority.sessions() as s:
+        row = CodeRepository(s, account_id).get(code_id)
+        _instance_visible(caller, row.va_id)
+        envelope = Envelope.parse(row.envelope)
+    return HttpResponse(
+        xmlfile.write([envelope]),
+        media_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="SLAC_{row.code_id}.xml"'},
     )
 
 
@@ -73,7 +145,7 @@ def create_slac(
     with transaction(authority.sessions) as s:
         _va(AccountRepository(s, account_id), caller, va_id)
         envelope = AuthorizationService(authority).issue(
-            s, account_id, va_id, udi, body.license_name, body.count, actor=f"api {caller.token_id}"
+            s, account_id, va_id, udi, body.license_name, body.count, actor=caller.actor
         )
     code = AuthorizationCode.from_json(envelope.payload_json())
     return schemas.SlacOut(
@@ -114,7 +186,7 @@ async def return_slac(request: Request, caller: CallerDep) -> schemas.ReturnOut:
     def work() -> schemas.ReturnOut:
         with transaction(authority.sessions) as s:
             row = AuthorizationService(authority).give_back(
-                s, account_id, envelope, actor=f"api {caller.token_id}"
+                s, account_id, envelope, actor=caller.actor
             )
             _instance_visible(caller, row.va_id)
             return schemas.ReturnOut(

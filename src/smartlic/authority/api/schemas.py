@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields refused, no coercion (``0`` is not ``false``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class AccountIn(Strict):
@@ -58,7 +64,7 @@ class NewTokenOut(BaseModel):
 
 class ApiTokenIn(Strict):
     va_id: str | None = None
-    role: str = Field("read-only", pattern="^(admin|read-only)$")
+    role: str = Field("read-only", pattern="^(admin|va-user|read-only)$")
     description: str = Field("", max_length=200)
 
 
@@ -162,3 +168,71 @@ class Health(BaseModel):
     status: str
     database: str
     keyset_version: int
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``items`` from ``offset`` (at most ``limit``) of ``total``."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class UserIn(Strict):
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@+-]+$")
+    password: str = Field(min_length=8, max_length=1024)
+    role: str = Field(pattern="^(admin|va-user|read-only)$")
+    va_ids: list[str] = Field(default_factory=list, max_length=100)
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    role: str
+    va_ids: list[str]
+    created_at: int
+
+
+class LoginIn(Strict):
+    account: str = Field(min_length=1, max_length=200)
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionOut(BaseModel):
+    token: str
+    """A bearer token acting as the user (``Authorization: Bearer``) until ``expires_at``."""
+    token_type: str = "Bearer"  # noqa: S105 (the scheme name, not a secret)
+    expires_at: int
+    account_id: str
+    username: str
+    role: str
+    va_ids: list[str] | None
+    """The virtual accounts a ``va-user`` is limited to; null for the whole smart account."""
+
+
+class TransferIn(Strict):
+    from_va_id: str = Field(min_length=1, max_length=64)
+    to_va_id: str = Field(min_length=1, max_length=64)
+    license_name: str = Field(min_length=1, max_length=64)
+    count: int = Field(ge=1, le=1_000_000)
+
+
+class TransferOut(BaseModel):
+    from_va_id: str
+    to_va_id: str
+    license_name: str
+    count: int
+    purchases: list[PurchaseOut]
+    """The purchases created in the target virtual account (terms kept from the source)."""
+
+
+class SlacInfo(BaseModel):
+    code_id: str
+    va_id: str
+    udi: str
+    license_name: str
+    count: int
+    issued_at: int
+    returned_at: int | None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.authorization.models import IssuedCode
+from smartlic.authority.db import paged
 from smartlic.core.errors import NotFoundError
 
 
@@ -48,6 +51,23 @@ class CodeRepository:
             )
         )
         return int(total or 0)
+
+    def page(
+        self,
+        va_id: str | None = None,
+        *,
+        limit: int,
+        offset: int = 0,
+        va_ids: Collection[str] | None = None,
+    ) -> tuple[list[IssuedCode], int]:
+        query = select(IssuedCode).where(IssuedCode.account_id == self.account_id)
+        if va_id is not None:
+            query = query.where(IssuedCode.va_id == va_id)
+        if va_ids is not None:
+            query = query.where(IssuedCode.va_id.in_(sorted(va_ids)))
+        return paged(
+            self.session, query.order_by(IssuedCode.issued_at, IssuedCode.id), limit, offset
+        )
 
     def all(self, va_id: str | None = None) -> list[IssuedCode]:
         query = select(IssuedCode).where(IssuedCode.account_id == self.account_id)

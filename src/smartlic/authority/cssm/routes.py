@@ -54,7 +54,7 @@ def _placement(request: Request, caller: Caller) -> tuple[str, str]:
     account_id = require_account(caller)
     authority = authority_of(request)
     sa = request.headers.get("x-csw-smart-account-id")
-    va = request.headers.get("x-csw-virtual-account-id") or caller.va_id
+    va = request.headers.get("x-csw-virtual-account-id") or caller.home_va
     with authority.sessions() as s:
         repo = AccountRepository(s, account_id)
         account = repo.account()
@@ -63,7 +63,7 @@ def _placement(request: Request, caller: Caller) -> tuple[str, str]:
         if va is None:
             raise FormatError("X-CSW-VIRTUAL-ACCOUNT-ID is required")
         row = next((v for v in repo.vas() if va in (v.id, v.name)), None)
-        if row is None or caller.va_id not in (None, row.id):
+        if row is None or not caller.sees(row.id):
             raise NotFoundError("no such virtual account")
         return account_id, row.id
 
@@ -85,7 +85,7 @@ def _routes(prefix: str, include: bool) -> None:
         with authority.sessions() as s:
             repo = AccountRepository(s, account_id)
             account = repo.account()
-            vas = [v for v in repo.vas() if caller.va_id in (None, v.id)]
+            vas = [v for v in repo.vas() if caller.sees(v.id)]
             return {
                 "status": "COMPLETE",
                 "accounts": [
@@ -106,7 +106,7 @@ def _routes(prefix: str, include: bool) -> None:
         data = await _data(request)
         service = CssmService(authority_of(request))
         poll_id = await run_in_threadpool(
-            service.run, account_id, va_id, kind, data, f"cssm-api {caller.token_id}"
+            service.run, account_id, va_id, kind, data, f"cssm-api {caller.actor}"
         )
         return {"status": "OK_POLL", "poll_id": poll_id}
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from smartlic.authority.authorization.service import AuthorizationService
 from smartlic.authority.context import Authority
 from smartlic.authority.cssm.models import PollResult
-from smartlic.authority.db import transaction
+from smartlic.authority.db import retrying, transaction
 from smartlic.authority.usage.service import UsageService
 from smartlic.core import xmlfile
 from smartlic.core.envelope import FORMAT_VERSION, ArtifactType, Envelope
@@ -83,13 +83,16 @@ class CssmService:
         """Process a request now; store its outcome under a new poll id and return that id."""
         poll_id = secrets.token_hex(16)
         sessions: sessionmaker[Session] = self.authority.sessions
+
+        def work(s: Session) -> None:
+            if kind == "reportusage":
+                artifacts = self._report_usage(s, account_id, va_id, data, actor)
+            else:
+                artifacts = self._auth_request(s, account_id, va_id, data, actor)
+            s.add(self._result(account_id, poll_id, "COMPLETE", smart_license=_b64(artifacts)))
+
         try:
-            with transaction(sessions) as s:
-                if kind == "reportusage":
-                    artifacts = self._report_usage(s, account_id, va_id, data, actor)
-                else:
-                    artifacts = self._auth_request(s, account_id, va_id, data, actor)
-                s.add(self._result(account_id, poll_id, "COMPLETE", smart_license=_b64(artifacts)))
+            retrying(sessions, work)  # a write conflict: roll back, run again (stored ACKs)
         except SmartLicError as exc:
             with transaction(sessions) as s:
                 s.add(

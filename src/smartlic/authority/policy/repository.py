@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.policy.models import CustomPolicy
@@ -35,3 +35,16 @@ class PolicyRepository:
             CustomPolicy.va_id.is_(None) if va_id is None else CustomPolicy.va_id == va_id
         )
         return self.session.scalar(query.order_by(CustomPolicy.seq.desc()).limit(1))
+
+    def in_force(self, va_id: str) -> CustomPolicy | None:
+        """In one query: the newest policy of the VA, else the newest of the smart account."""
+        query = (
+            select(CustomPolicy)
+            .where(
+                CustomPolicy.account_id == self.account_id,
+                or_(CustomPolicy.va_id == va_id, CustomPolicy.va_id.is_(None)),
+            )
+            .order_by(CustomPolicy.va_id.is_(None), CustomPolicy.seq.desc())
+            .limit(1)
+        )
+        return self.session.scalar(query)

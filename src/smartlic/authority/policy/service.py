@@ -94,12 +94,11 @@ class PolicyService:
         return row
 
     def in_force(self, session: Session, account_id: str, va_id: str) -> InForce:
-        repo = PolicyRepository(session, account_id)
-        for scope, source in ((va_id, "virtual account"), (None, "smart account")):
-            row = repo.newest(scope)
-            if row is not None:
-                return InForce(merge(CISCO_DEFAULT, spec_of(row)), row.created_at, source)
-        return InForce(CISCO_DEFAULT, 0, "default")
+        row = PolicyRepository(session, account_id).in_force(va_id)
+        if row is None:
+            return InForce(CISCO_DEFAULT, 0, "default")
+        source = "smart account" if row.va_id is None else "virtual account"
+        return InForce(merge(CISCO_DEFAULT, spec_of(row)), row.created_at, source)
 
     def grant(
         self, session: Session, account_id: str, va_id: str, udi: Udi | None
@@ -108,8 +107,10 @@ class PolicyService:
         accounts = AccountRepository(session, account_id)
         account = Account(accounts.account().name, accounts.va(va_id).name)
         current = self.in_force(session, account_id, va_id)
+        return current, self.sign(current, account, udi)
+
+    def sign(self, current: InForce, account: Account, udi: Udi | None) -> Envelope:
         grant = PolicyGrant(current.policy, account, current.issued_at, udi)
-        envelope = sign(
+        return sign(
             ArtifactType.POLICY, grant.to_json(), self.authority.signer(), SigningType.AUTHORITY
         )
-        return current, envelope

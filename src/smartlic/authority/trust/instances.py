@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -37,14 +38,14 @@ class InstanceService:
         *,
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[dict[str, Any]]:
+        va_ids: Collection[str] | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of instances (and the total), as JSON objects."""
         names = {va.id: va.name for va in AccountRepository(session, account_id).vas()}
-        return [
-            instance_json(row, names.get(row.va_id, ""))
-            for row in InstanceRepository(session, account_id).all(
-                va_id, limit=limit, offset=offset
-            )
-        ]
+        rows, total = InstanceRepository(session, account_id).all(
+            va_id, limit=limit, offset=offset, va_ids=va_ids
+        )
+        return [instance_json(row, names.get(row.va_id, "")) for row in rows], total
 
     def find(self, session: Session, account_id: str, ref: str) -> ProductInstance:
         """By id or by UDI text."""
@@ -74,7 +75,10 @@ class InstanceService:
     def remove(
         self, session: Session, account_id: str, ref: str, now: int, actor: str = "cli"
     ) -> None:
+        """Remove a product instance; its report ids stay known (tombstones), so they can
+        never be stored or counted again (docs/authority.md, "Removing a product instance")."""
         row = self.find(session, account_id, ref)
+        buried = UsageRepository(session, account_id).bury(row.id, now)
         session.delete(row)
         audit.record(
             session,
@@ -83,4 +87,5 @@ class InstanceService:
             actor=actor,
             action="instance.remove",
             subject=row.udi,
+            detail=f"report_tombstones={buried}",
         )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartlic.authority.db import paged
 from smartlic.authority.trust.models import ProductInstance
 from smartlic.core.errors import NotFoundError
 
@@ -23,15 +26,21 @@ class InstanceRepository:
         self.session.add(row)
 
     def all(
-        self, va_id: str | None = None, *, limit: int | None = None, offset: int = 0
-    ) -> list[ProductInstance]:
+        self,
+        va_id: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        va_ids: Collection[str] | None = None,
+    ) -> tuple[list[ProductInstance], int]:
+        """One page of instances (by UDI) of a VA, of some VAs, or of all, and the total."""
         query = select(ProductInstance).where(ProductInstance.account_id == self.account_id)
         if va_id is not None:
             query = query.where(ProductInstance.va_id == va_id)
-        query = query.order_by(ProductInstance.udi, ProductInstance.id).offset(offset)
-        if limit is not None:
-            query = query.limit(limit)
-        return list(self.session.scalars(query))
+        if va_ids is not None:
+            query = query.where(ProductInstance.va_id.in_(sorted(va_ids)))
+        query = query.order_by(ProductInstance.udi, ProductInstance.id)
+        return paged(self.session, query, limit, offset)
 
     def get(self, instance_id: str) -> ProductInstance:
         row = self.session.scalar(

@@ -50,6 +50,21 @@ def read_trust_request(envelope: Envelope) -> TrustRequest:
     return request
 
 
+def find_placement(
+    session: Session, account_id: str, va_id: str, udi: Udi
+) -> ProductInstance | None:
+    """Read only: the instance of ``udi`` in this VA, None if unknown; elsewhere → mismatch."""
+    found = None
+    for other in placements(session, str(udi)):
+        if other.account_id != account_id or other.va_id != va_id:
+            raise AccountMismatchError(
+                f"Smart Account-Virtual Account mismatch: {udi} is registered in another "
+                "virtual account"
+            )
+        found = other
+    return found
+
+
 def place_instance(
     session: Session,
     account_id: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,12 +30,17 @@ class ComplianceRow:
 CSV_HEADER = "virtual_account,license,in_use,purchased,authorized,shortfall"
 
 
-def compliance(session: Session, account_id: str, now: int) -> list[ComplianceRow]:
+def compliance(
+    session: Session, account_id: str, now: int, va_ids: Collection[str] | None = None
+) -> list[ComplianceRow]:
+    """Rows for every virtual account (or only ``va_ids``), by VA name then license."""
     accounts = AccountRepository(session, account_id)
     usage = UsageRepository(session, account_id)
     codes = CodeRepository(session, account_id)
     rows: list[ComplianceRow] = []
     for va in accounts.vas():
+        if va_ids is not None and va.id not in va_ids:
+            continue
         in_use: dict[str, int] = {}
         for (_udi, license_name), (_end, count) in usage.latest_counts(va.id).items():
             in_use[license_name] = in_use.get(license_name, 0) + count

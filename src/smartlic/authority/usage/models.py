@@ -54,3 +54,26 @@ class StoredAck(Base):
     ack_key: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[int] = mapped_column(BigInteger)
     envelope: Mapped[str] = mapped_column(Text)
+
+
+class ReportTombstone(Base):
+    """Report ids of removed product instances: removal never makes an old id acceptable again.
+
+    Kept per (account, UDI, report id) with the digest, so an identical re-send is acknowledged
+    (never stored or counted again) and a different report under the id is ``REPLAY``.
+    """
+
+    __tablename__ = "report_tombstones"
+    __table_args__ = (
+        Index(
+            "uq_report_tombstones_account_udi_report", "account_id", "udi", "report_id", unique=True
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("smart_accounts.id", ondelete="CASCADE"))
+    udi: Mapped[str] = mapped_column(String(100))
+    report_id: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(64))
+    trusted: Mapped[bool] = mapped_column(Boolean)
+    removed_at: Mapped[int] = mapped_column(BigInteger)

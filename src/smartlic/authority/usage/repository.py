@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from smartlic.authority.usage.models import StoredAck, UsageReport
+from smartlic.authority.usage.models import ReportTombstone, StoredAck, UsageReport
 
 
 class UsageRepository:
@@ -30,6 +30,44 @@ class UsageRepository:
             )
             out.update({row.report_id: row for row in rows})
         return out
+
+    def tombstones(self, udi: str, report_ids: list[int]) -> dict[int, ReportTombstone]:
+        """Report ids of ``udi`` that belonged to a removed product instance."""
+        out: dict[int, ReportTombstone] = {}
+        for start in range(0, len(report_ids), 500):
+            chunk = report_ids[start : start + 500]
+            rows = self.session.scalars(
+                select(ReportTombstone).where(
+                    ReportTombstone.account_id == self.account_id,
+                    ReportTombstone.udi == udi,
+                    ReportTombstone.report_id.in_(chunk),
+                )
+            )
+            out.update({row.report_id: row for row in rows})
+        return out
+
+    def bury(self, instance_id: str, now: int) -> int:
+        """Keep a tombstone of every report of a product instance about to be removed."""
+        rows = self.session.execute(
+            select(
+                UsageReport.udi, UsageReport.report_id, UsageReport.digest, UsageReport.trusted
+            ).where(
+                UsageReport.account_id == self.account_id,
+                UsageReport.instance_id == instance_id,
+            )
+        ).all()
+        for udi, report_id, digest, trusted in rows:
+            self.session.add(
+                ReportTombstone(
+                    account_id=self.account_id,
+                    udi=udi,
+                    report_id=report_id,
+                    digest=digest,
+                    trusted=trusted,
+                    removed_at=now,
+                )
+            )
+        return len(rows)
 
     def ack(self, va_id: str, udi: str, ack_key: str) -> StoredAck | None:
         return self.session.scalar(

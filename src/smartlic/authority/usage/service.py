@@ -15,16 +15,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from smartlic.authority import audit
 from smartlic.authority.accounts.repository import AccountRepository
 from smartlic.authority.authorization.service import AuthorizationService
 from smartlic.authority.context import Authority
+from smartlic.authority.db import new_id
 from smartlic.authority.policy.service import PolicyService
 from smartlic.authority.trust.repository import InstanceRepository
-from smartlic.authority.trust.service import place_instance, trust_key
-from smartlic.authority.usage.models import StoredAck, UsageReport
+from smartlic.authority.trust.service import find_placement, place_instance, trust_key
+from smartlic.authority.usage.models import ReportTombstone, StoredAck, UsageReport
 from smartlic.authority.usage.repository import UsageRepository
 from smartlic.core import bundle, jsonio, xmlfile
 from smartlic.core.artifacts import (
@@ -120,12 +122,14 @@ class UsageService:
     ) -> Envelope:
         """Verify and store ``reports`` of ``sender``; return the signed ACK (stored too)."""
         now = self.authority.now()
-        instance = place_instance(session, account_id, va_id, sender, now, hostname)
+        # Reads and signature checks first, writes after: on SQLite the write lock (one writer
+        # for all workers) is then held only for the inserts, not for the verification.
+        known = find_placement(session, account_id, va_id, sender)
         members = ha.udis if ha is not None else (sender,)
         instances = InstanceRepository(session, account_id)
         trusted_keys: dict[str, VerifyKey] = {}
         for udi in members:
-            key = trust_key(instances.by_udi(str(udi)))
+            key = trust_key(known if udi == sender else instances.by_udi(str(udi)))
             if key is not None:
                 trusted_keys[key.key_id] = key
 
@@ -135,22 +139,30 @@ class UsageService:
             return report.udi == sender or report.ha.contains(sender)
 
         verified = [self.verify_report(env, trusted_keys, udi_allowed) for env in reports]
+        if known is None:
+            instance = place_instance(session, account_id, va_id, sender, now, hostname)
+        else:
+            instance = known
+            if hostname and instance.hostname != hostname:
+                instance.hostname = hostname
         repo = UsageRepository(session, account_id)
         acked: list[AckedReport] = []
         seen: dict[tuple[str, int], str] = {}
         by_udi: dict[Udi, list[Verified]] = {}
         for item in verified:
             by_udi.setdefault(item.report.udi, []).append(item)
-        new_rows = 0
+        rows: list[dict[str, object]] = []
         for udi, items in by_udi.items():
             owner = (
                 instance if udi == sender else place_instance(session, account_id, va_id, udi, now)
             )
-            stored = repo.stored(va_id, str(udi), [i.report.report_id for i in items])
+            ids = [i.report.report_id for i in items]
+            stored = repo.stored(va_id, str(udi), ids)
+            buried = repo.tombstones(str(udi), ids)
             for item in items:
                 rid = item.report.report_id
                 earlier = seen.get((str(udi), rid))
-                old = stored.get(rid)
+                old: UsageReport | ReportTombstone | None = stored.get(rid) or buried.get(rid)
                 digest_before = old.digest if old is not None else earlier
                 if digest_before is not None and digest_before != item.digest:
                     raise ReplayError(
@@ -162,30 +174,35 @@ class UsageService:
                 if old is not None:
                     status = "ACCEPTED" if old.trusted else "UNTRUSTED"
                 if old is None and earlier is None:
-                    repo.add(
-                        UsageReport(
-                            account_id=account_id,
-                            va_id=va_id,
-                            instance_id=owner.id,
-                            udi=str(udi),
-                            report_id=rid,
-                            digest=item.digest,
-                            trusted=item.trusted,
-                            license_name=item.report.license_name,
-                            entitlement_tag=item.report.entitlement_tag,
-                            count=_count(item.report),
-                            start_at=item.report.start_time,
-                            end_at=item.report.end_time,
-                            received_at=now,
-                            envelope=item.envelope.to_bytes().decode(),
-                        )
+                    rows.append(
+                        {
+                            "id": new_id(),
+                            "account_id": account_id,
+                            "va_id": va_id,
+                            "instance_id": owner.id,
+                            "udi": str(udi),
+                            "report_id": rid,
+                            "digest": item.digest,
+                            "trusted": item.trusted,
+                            "license_name": item.report.license_name,
+                            "entitlement_tag": item.report.entitlement_tag,
+                            "count": _count(item.report),
+                            "start_at": item.report.start_time,
+                            "end_at": item.report.end_time,
+                            "received_at": now,
+                            "envelope": item.envelope.to_bytes().decode(),
+                        }
                     )
-                    new_rows += 1
                 if earlier is None:
                     acked.append(AckedReport(rid, item.digest, status))
                 seen[(str(udi), rid)] = item.digest
             owner.last_report = now
         instance.last_report = now
+        new_rows = len(rows)
+        if rows:
+            # One executemany (Core): the ORM's per-object unit of work costs more than the
+            # signature checks. The unique index refuses a concurrent duplicate (retried).
+            session.execute(insert(UsageReport), rows)
         if new_rows:
             audit.record(
                 session,
@@ -196,7 +213,7 @@ class UsageService:
                 subject=str(sender),
                 detail=f"stored={new_rows} acked={len(acked)}",
             )
-        return self._ack(session, account_id, va_id, sender, acked, state, now)
+        return self._ack(session, account_id, va_id, sender, acked, state, now, fresh=new_rows > 0)
 
     def _ack(
         self,
@@ -207,7 +224,13 @@ class UsageService:
         acked: list[AckedReport],
         state: InstanceState,
         now: int,
+        *,
+        fresh: bool = False,
     ) -> Envelope:
+        """The ACK for ``acked``: the stored one for the very same key, else a new one.
+
+        ``fresh``: some report was stored just now, so no ACK for this set can exist yet.
+        """
         keyset_version = self.authority.keyset().version
         key_material = jsonio.dumps(
             {
@@ -219,12 +242,16 @@ class UsageService:
         )
         ack_key = hashlib.sha256(key_material).hexdigest()
         repo = UsageRepository(session, account_id)
-        existing = repo.ack(va_id, str(udi), ack_key)
+        existing = None if fresh else repo.ack(va_id, str(udi), ack_key)
         if existing is not None:
             return Envelope.parse(existing.envelope)
-        accounts = AccountRepository(session, account_id)
-        account = Account(accounts.account().name, accounts.va(va_id).name)
-        in_force, policy_env = self.policies.grant(session, account_id, va_id, udi)
+        names = self.authority.names.get((account_id, va_id))
+        if names is None:
+            names = AccountRepository(session, account_id).names(va_id)
+            if len(self.authority.names) < 100_000:
+                self.authority.names[(account_id, va_id)] = names
+        account = Account(*names)
+        in_force = self.policies.in_force(session, account_id, va_id)
         send_policy = state.policy_issued_at is None or state.policy_issued_at < in_force.issued_at
         chain = self.authority.chain()
         ack = Ack(
@@ -233,7 +260,7 @@ class UsageService:
             account=account,
             issued_at=now,
             acked=tuple(acked),
-            policy=policy_env if send_policy else None,
+            policy=self.policies.sign(in_force, account, udi) if send_policy else None,
             slacs=tuple(self.codes.pending(session, account_id, udi, state.slac_code_ids)),
             keysets=tuple(chain[state.keyset_version :]),
         )
@@ -254,6 +281,42 @@ class UsageService:
         return envelope
 
     # --- files ----------------------------------------------------------------------------
+
+    def upload(
+        self, session: Session, account_id: str, va_id: str, data: bytes, *, actor: str = "cli"
+    ) -> tuple[bytes, str]:
+        """A usage file in, an ACK file out, in the same form: ``(ack file, "gzip"|"xml")``.
+
+        A tar.gz usage bundle (a utility's) gets an ACK bundle; a product instance's own
+        ``license smart save usage`` file (``<smartLicense>`` XML of RUM reports, from one or
+        more UDIs) gets a ``<smartLicense>`` ACK file: the key-set chain, then one ACK per UDI.
+        """
+        head = data.lstrip()[:1]
+        if data[:2] == b"\x1f\x8b":
+            return self.upload_file(session, account_id, va_id, data, actor=actor), "gzip"
+        if head == b"<":
+            return self.upload_device_file(session, account_id, va_id, data, actor=actor), "xml"
+        raise FormatError(
+            "a usage file is a tar.gz usage bundle or a <smartLicense> XML file of RUM reports",
+            hint="Upload the file written by `license smart save usage` or a utility's usage "
+            "file, unchanged.",
+        )
+
+    def upload_device_file(
+        self, session: Session, account_id: str, va_id: str, data: bytes, *, actor: str = "cli"
+    ) -> bytes:
+        """A ``save usage`` file in, a ``<smartLicense>`` ACK file out; all or nothing."""
+        groups: dict[Udi, list[Envelope]] = {}
+        for envelope in xmlfile.read(data):
+            envelope.expect(ArtifactType.RUM)
+            report = RumReport.from_json(envelope.payload_json())
+            groups.setdefault(report.udi, []).append(envelope)
+        acks = [
+            self.ingest(session, account_id, va_id, udi, envelopes, InstanceState(), actor=actor)
+            for udi, envelopes in groups.items()
+        ]
+        # Key sets first (ADR 0006), so an instance can verify ACKs signed after a rotation.
+        return xmlfile.write([*self.authority.chain(), *acks])
 
     def upload_file(
         self, session: Session, account_id: str, va_id: str, data: bytes, *, actor: str = "cli"
