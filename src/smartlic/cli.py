@@ -35,11 +35,13 @@ def _add_role_commands() -> None:
     """Each role ships its own command group; this module only mounts them."""
     from smartlic.authority.cli import app as authority_app
     from smartlic.instance.cli import app as instance_app
+    from smartlic.utility.cli import app as utility_app
 
     app.add_typer(instance_app, name="instance", help="Run and inspect a product instance.")
     app.add_typer(
         authority_app, name="authority", help="Run and administer the authority (CSSM role)."
     )
+    app.add_typer(utility_app, name="utility", help="Run the utility (CSLU role).")
 
 
 _add_role_commands()

@@ -97,9 +97,9 @@ def test_removed_instance_report_ids_stay_spent(world: World) -> None:
 
 
 def test_json_formatter_is_one_json_object_per_line() -> None:
-    record = logging.makeLogRecord(
-        {"name": "smartlic.authority.access", "msg": "request", "levelno": 20}
-    )
+    # LogRecord directly: pyATS (loaded by the shell tests) replaces the global record factory,
+    # and its factory breaks logging.makeLogRecord.
+    record = logging.LogRecord("smartlic.authority.access", 20, "", 0, "request", (), None)
     record.fields = {"event": "request", "route": "/x", "status": 200}
     line = JsonFormatter().format(record)
     assert "\n" not in line
