@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format bench clean golden
+.PHONY: install demo test lint format bench clean golden browser
 
 install: $(STAMP)
 
@@ -17,6 +17,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The browser tests drive Debian's chromium through Playwright (no browser download).
+browser:
+	@test -x /usr/bin/chromium || { echo "installing chromium from the Debian packages"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 demo: install
 	$(BIN)/smartlic demo
@@ -30,7 +36,7 @@ format: install
 	$(BIN)/ruff format src tests bench scripts
 	$(BIN)/ruff check --fix src tests bench scripts
 
-test: lint
+test: lint browser
 	url="$$(scripts/ensure-postgres.sh)" && SMARTLIC_TEST_PG_URL="$$url" $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
