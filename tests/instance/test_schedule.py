@@ -43,12 +43,17 @@ def test_every_job_of_the_reference_is_listed(agent: Agent, clock: ManualClock) 
     assert jobs[SAVE_RUM] is None  # nothing OPEN: nothing to checkpoint
     assert jobs["Init Flag Check"] is None
     lines = agent.scheduled_job_lines()
-    assert lines[0] == "Upcoming Scheduled Jobs:"
-    assert f"  Init Flag Check: {EXPIRED}" in lines
+    # the device layout (reference ShowLicenseTechSupport outputs), one renderer for the shell
+    assert lines[:3] == [
+        "Upcoming Scheduled Jobs",
+        "=======================",
+        "Current time: Nov 14 22:13:20 2023 UTC",
+    ]
+    assert f"Init Flag Check: {EXPIRED}" in lines
     assert (
-        "  Daily: Nov 15 22:13:20 2023 UTC (1 days, 0 hours, 0 minutes, 0 seconds remaining)"
-        in lines
+        "Daily: Nov 15 22:13:20 2023 UTC (1 days, 0 hours, 0 minutes, 0 seconds remaining)" in lines
     )
+    assert [line.split(":")[0] for line in lines[3:]] == list(JOB_NAMES)
     agent.use("network-advantage")
     assert _jobs(agent)[SAVE_RUM] == T0 + HOUR
     line = next(j for j in agent.scheduled_jobs() if j.name == SAVE_RUM).line(clock.now())

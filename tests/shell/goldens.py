@@ -25,6 +25,7 @@ COMMANDS = (
     "show license reservation",
     "show license data conversion",
     "show running-config",
+    "show call-home smart-licensing",
 )
 
 

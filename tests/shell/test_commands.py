@@ -276,10 +276,74 @@ def test_license_smart_configuration(sess: Session, agent: Agent) -> None:
     assert config.smart_url == "https://smartreceiver.cisco.com/licservice/license"
 
 
-def test_transport_callhome_is_refused(sess: Session, agent: Agent) -> None:
+def test_transport_callhome_and_automatic(sess: Session, agent: Agent) -> None:
     run(sess, "configure terminal")
-    assert sess.execute("license smart transport callhome").startswith("% Error")
+    assert sess.execute("license smart transport callhome") == ""
+    assert agent.config.transport == "callhome"
+    assert agent.config.effective_transport() == "smart"
+    status = run(sess, "do show license status")
+    assert "Transport:\n  Type: Callhome\n\n" in status  # the device prints the type only
+    assert run(sess, "do show call-home smart-licensing") == (
+        "Current smart-licensing transport settings:\n"
+        " Smart-license messages: enabled\n"
+        " Profile: CiscoTAC-1 (status: ACTIVE)\n"
+        " Destination  URL(s):  https://tools.cisco.com/its/service/oddce/services/DDCEService\n"
+    )
+    assert "license smart transport callhome" in run(sess, "do show running-config")
+    tech = run(sess, "do show license tech support")
+    assert "Communication Level Allowed: DIRECT" in tech
+    assert "  Default URL: https://tools.cisco.com/its/service/oddce/services/DDCEService" in tech
+    # automatic: smart without a CSLU URL, cslu with one
+    run(sess, "license smart transport automatic")
+    assert agent.config.transport == "automatic"
+    status = run(sess, "do show license status")
+    assert "  Type: Automatic\n  URL: https://smartreceiver.cisco.com" in status
+    assert "Smart-license messages: disabled" in run(sess, "do show call-home smart-licensing")
+    run(sess, "license smart url cslu http://cslu.example:8182/cslu/v1/pi")
+    status = run(sess, "do show license status")
+    assert "  Type: Automatic\n  Cslu address: http://cslu.example:8182/cslu/v1/pi" in status
+    run(sess, "no license smart transport")
     assert agent.config.transport == "cslu"
+
+
+def test_show_call_home_parses_with_genie(sess: Session, agent: Agent) -> None:
+    genie_base = pytest.importorskip("genie.conf.base")
+    run(sess, "configure terminal", "license smart transport callhome", "end")
+    device = genie_base.Device("pi", os="iosxe")
+    device.custom.setdefault("abstraction", {})["order"] = ["os"]
+    parsed = device.parse(
+        "show call-home smart-licensing", output=sess.execute("show call-home smart-licensing")
+    )
+    assert parsed["smart_licensing_settings"] == {
+        "smart_license_messages": "enabled",
+        "profile": "CiscoTAC-1",
+        "status": "ACTIVE",
+        "destination_url": agent.config.callhome_url,
+    }
+
+
+def test_hostname_changes_the_agent_identity(sess: Session, agent: Agent) -> None:
+    run(sess, "configure terminal", "hostname core-7")
+    assert sess.prompt == "core-7(config)#"
+    assert agent.identity.hostname == "core-7"
+    assert agent.store.get("identity")["hostname"] == "core-7"  # persisted at once
+    assert "hostname core-7" in run(sess, "do show running-config")
+    assert "core-7 uptime is" in run(sess, "do show version")
+    # a new Device on the same agent (a restart of the shell) keeps it
+    assert Device(agent).session().prompt == "core-7>"
+    assert "% Incomplete command." in run(sess, "configure terminal", "hostname")
+
+
+def test_clear_eventlog_and_factory_reset(sess: Session, agent: Agent) -> None:
+    assert "SAEVT" in run(sess, "show license eventlog")
+    assert run(sess, "license smart clear eventlog") == ""
+    assert "SAEVT" not in run(sess, "show license eventlog")
+    assert agent.eventlog() == []
+    reports = {r.report_id for r in agent.reports()}
+    assert run(sess, "license smart factory reset") == ""
+    assert not reports & {r.report_id for r in agent.reports()}  # RUM reports wiped
+    assert "SAEVT_FACTORY_RESET" in run(sess, "show license eventlog")
+    assert "Trust Code Installed: <none>" in run(sess, "show license status")
 
 
 def test_boot_level_puts_licenses_in_use(sess: Session, agent: Agent) -> None:

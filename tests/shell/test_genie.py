@@ -28,6 +28,7 @@ COMMANDS = (
     "show license rum id {report} detail",
     "show license history message",
     "show license authorization",
+    "show call-home smart-licensing",
 )
 
 
@@ -155,6 +156,14 @@ def test_all_and_tech_support_values(state: tuple[str, Agent, Session]) -> None:
     assert full["total_acknowledged_received"] == summary.acknowledged
     assert full["collecting_data"] == summary.collecting
     assert tech["other_info"]["software_id"] == agent.catalog.platform.software_id
+    jobs = tech["upcoming_scheduled_jobs"]
+    now = agent.clock.now()
+    assert jobs["current_time"] == device_time(now)
+    expected = {
+        job.name.lower().replace(" ", "_"): job.line(now).split(": ", 1)[1]
+        for job in agent.scheduled_jobs()
+    }
+    assert {key: jobs[key] for key in expected} == expected  # every job, parsed as we print it
     handles = tech["license_usage"]["handle"]
     assert sorted(h["license"] for h in handles.values()) == sorted(
         u.name for u in agent.licenses_in_use()

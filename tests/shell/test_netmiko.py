@@ -87,3 +87,23 @@ def test_config_set_and_save(instance: Running, conn: Any) -> None:
     assert "license boot level network-essentials addon dna-essentials" in running_config
     bad = conn.send_command("show license bogus")
     assert "% Invalid input detected at '^' marker." in bad
+
+
+def test_callhome_transport_and_show_call_home(instance: Running, conn: Any) -> None:
+    conn.enable()
+    output = conn.send_config_set(["license smart transport callhome"])
+    assert "Invalid input" not in output and "% Error" not in output
+    assert instance.agent.config.transport == "callhome"
+    try:
+        assert conn.send_command("show license status | include Type:").strip() == (
+            "Type: Callhome"
+        )
+        parsed = conn.send_command("show call-home smart-licensing", use_genie=True)
+        settings = parsed["smart_licensing_settings"]
+        assert settings["smart_license_messages"] == "enabled"
+        assert settings["destination_url"] == instance.agent.config.callhome_url
+        rows = conn.send_command("show license status", use_textfsm=True)
+        assert rows[0]["transport_type"] == "Callhome"
+    finally:
+        conn.send_config_set(["license smart transport cslu"])
+    assert instance.agent.config.transport == "cslu"

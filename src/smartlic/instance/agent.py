@@ -10,13 +10,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from smartlic.core.errors import ConfigurationError
 from smartlic.core.policy import display_lines
 from smartlic.core.timefmt import iso
 from smartlic.instance.base import Config, Identity
+from smartlic.instance.meter import CHECKPOINT_KEY
 from smartlic.instance.records import (
     AuthorizationEntry,
     ScheduledJob,
@@ -27,6 +29,26 @@ from smartlic.instance.records import (
 from smartlic.instance.schedule import ScheduleMixin
 
 __all__ = ["Agent", "Config", "Identity", "Status"]
+
+RESET_KV_KEYS = (
+    "account",
+    "alerts_checked_at",
+    "clock_backwards",
+    "comm_failed",
+    "last_ack",
+    "last_push_at",
+    "last_report_file_write",
+    "pending_poll",
+    "pending_returns",
+    "push_retry_at",
+    "trust_nonces",
+    "usage_state",
+    CHECKPOINT_KEY,
+)
+"""Licensing data that ``factory_reset`` wipes from the key/value store. Kept: the identity and
+its key, the authority anchor and key set chain, the configuration, the clock offset, the start
+time, the latest signed time (clock roll-back detection) and the last report id (report ids
+never repeat, so the authority never sees one twice)."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +171,7 @@ class Agent(ScheduleMixin):
 
     def status(self) -> Status:
         config = self.config
-        url = {"cslu": config.cslu_url, "smart": config.smart_url}.get(config.transport)
+        url = config.endpoint_url()
         grant = self.policy_grant
         result = self.deadlines()
         return Status(
@@ -176,3 +198,58 @@ class Agent(ScheduleMixin):
             else tuple(str(m) for m in self.identity.ha.members),
             now=self.clock.now(),
         )
+
+    # --- identity and maintenance (reference §7.2) -------------------------------------------
+
+    def set_hostname(self, hostname: str) -> Identity:
+        """``hostname X``: persisted; new RUM reports carry it (unless ``privacy hostname``)."""
+        name = hostname.strip()
+        if not name or len(name) > 63 or any(c.isspace() for c in name):
+            raise ConfigurationError(f"invalid hostname {hostname!r}")
+        if name == self.identity.hostname:
+            return self.identity
+        identity = replace(self.identity, hostname=name)
+        with self.store.tx():
+            self.store.put("identity", identity.to_json())
+            self._event("SAEVT_HOSTNAME_CHANGED", hostname=name)
+        self.identity = identity
+        return identity
+
+    def clear_eventlog(self) -> None:
+        """``license smart clear eventlog``: empties the licensing event log (not syslog)."""
+        with self.store.tx():
+            self.store.execute("DELETE FROM events")
+
+    def factory_reset(self) -> None:
+        """``license smart factory reset``: wipe the licensing data (the trusted store).
+
+        Gone, in one transaction (a crash leaves all of it or none): RUM reports, the installed
+        policy, trust codes, authorization codes, ACKs and every other artifact, message history
+        and communication statistics, pending polls/returns and the usage-reporting timestamps.
+        Kept: the identity (UDI, hostname, key), the authority anchor and its key set chain, the
+        configuration, the event log (which records the reset) and the report-id counter.
+        Licenses still in use get fresh reports at once, under the default policy; a device
+        needs a reload for this, the agent applies it immediately.
+        """
+        with self.store.tx():
+            now = self.clock.now()
+            self.store.execute("DELETE FROM artifacts WHERE kind != 'keyset'")
+            self.store.execute("DELETE FROM reports")
+            self.store.execute("UPDATE usage SET open_report = NULL, since = ?", (now,))
+            self.store.execute("DELETE FROM history")
+            self.store.execute("DELETE FROM stats")
+            for key in RESET_KV_KEYS:
+                self.store.delete(key)
+            for row in self.store.rows("SELECT * FROM usage ORDER BY license"):
+                lic = self.catalog.get(row["license"])
+                if self.authorized(lic, row["count"]):
+                    self._open(lic.name, row["count"], now)
+            self._observe(now, also_changed=set())
+            self._event("SAEVT_FACTORY_RESET", udi=str(self.udi))
+        self._emit("AGENT_READY")
+        self._emit("AGENT_ENABLED")
+
+    def communication_failure(self) -> dict[str, Any] | None:
+        """The ongoing communication failure (``{"peer", "at"}``), or None."""
+        found = self.store.get("comm_failed")
+        return None if found is None else dict(found)

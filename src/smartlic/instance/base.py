@@ -35,7 +35,12 @@ from smartlic.instance.store import Store
 
 DEFAULT_CSLU_URL = "http://cslu-local:8182/cslu/v1/pi"
 DEFAULT_SMART_URL = "https://smartreceiver.cisco.com/licservice/license"
-TRANSPORTS = ("cslu", "smart", "off")
+DEFAULT_CALLHOME_URL = "https://tools.cisco.com/its/service/oddce/services/DDCEService"
+CALLHOME_PROFILE = "CiscoTAC-1"
+TRANSPORTS = ("cslu", "smart", "off", "callhome", "automatic")
+"""Configured transports. ``callhome`` (legacy) carries the ``smart`` protocol to the Call Home
+profile's destination (``callhome_url``); ``automatic`` picks ``cslu`` when a CSLU URL is
+configured, else ``smart``. :meth:`Config.effective_transport` resolves both."""
 MAX_LOG_ROWS = 20_000
 """Event log and syslog lines kept (oldest dropped first)."""
 
@@ -85,6 +90,22 @@ class Config:
     proxy: str | None = None
     vrf: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    callhome_url: str = DEFAULT_CALLHOME_URL
+    """Destination of the Call Home profile ``CiscoTAC-1`` (``transport callhome``)."""
+
+    def effective_transport(self) -> str:
+        """How this configuration communicates: ``cslu``, ``smart`` or ``off``."""
+        if self.transport == "callhome":
+            return "smart"
+        if self.transport == "automatic":
+            return "cslu" if self.cslu_url != DEFAULT_CSLU_URL else "smart"
+        return self.transport
+
+    def endpoint_url(self) -> str | None:
+        """Where messages go (None when the transport is off)."""
+        if self.transport == "callhome":
+            return self.callhome_url
+        return {"cslu": self.cslu_url, "smart": self.smart_url}.get(self.effective_transport())
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -220,7 +241,7 @@ class AgentBase:
             raise ConfigurationError(
                 f"transport must be one of {', '.join(TRANSPORTS)}, not {config.transport!r}"
             )
-        for name in ("cslu_url", "smart_url"):
+        for name in ("cslu_url", "smart_url", "callhome_url"):
             url = getattr(config, name)
             if not url.startswith(("http://", "https://")):
                 raise ConfigurationError(f"{name} must be an http:// or https:// URL: {url!r}")

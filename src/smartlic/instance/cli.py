@@ -17,6 +17,9 @@ from smartlic.core.errors import SmartLicError
 from smartlic.core.timefmt import device_time
 from smartlic.core.udi import HaSet, Udi
 from smartlic.instance.agent import Agent, Identity
+from smartlic.instance.records import AuthorizationEntry
+from smartlic.instance.schedule import scheduled_job_lines
+from smartlic.instance.store import DB_NAME, Store
 
 app = typer.Typer(
     name="instance",
@@ -44,7 +47,9 @@ def _open(
     if udi is not None:
         parsed = Udi.parse(udi)
         identity = Identity(
-            parsed, hostname or "Router", ha=HaSet.parse(ha) if ha is not None else None
+            parsed,
+            hostname or _stored_hostname(state) or "Router",
+            ha=HaSet.parse(ha) if ha is not None else None,
         )
     anchor = None
     if authority_keys is not None:
@@ -54,6 +59,31 @@ def _open(
     if not start:  # read-only look: no reload, so reports stay open
         return Agent(state, identity, anchor=anchor, on_message=printer)
     return Agent.open(state, identity, anchor=anchor, on_message=printer)
+
+
+def _stored_hostname(state: Path) -> str | None:
+    """The hostname a state folder already has (``hostname X`` in the shell changed it)."""
+    if not (state / DB_NAME).exists():
+        return None
+    store = Store(state)
+    try:
+        stored = store.get("identity")
+    finally:
+        store.close()
+    return None if stored is None else str(stored.get("hostname") or "") or None
+
+
+def _authorization_lines(entry: AuthorizationEntry) -> list[str]:
+    if entry.installed_at is None:
+        return [f"  {entry.role}: {entry.udi}: not installed"]
+    counts = ", ".join(f"{name} {count}" for name, count in entry.licenses) or "no licenses"
+    lines = [
+        f"  {entry.role}: {entry.udi}: installed {device_time(entry.installed_at)} ({counts})",
+        f"    Last confirmation code: {entry.confirmation_code or '<none>'}",
+    ]
+    if entry.return_pending:
+        lines.append("    Return: pending confirmation")
+    return lines
 
 
 def _fail(exc: SmartLicError) -> None:
@@ -145,14 +175,25 @@ def status(
         lines = [
             f"UDI: {info.udi}",
             f"Hostname: {info.hostname}",
+            *(f"HA member: {member}" for member in info.ha_udis),
             f"Transport: {info.transport}" + (f" ({info.url})" if info.url else ""),
             f"Trust code installed: {'yes' if info.trust_installed else 'no'}",
+            "Trust:",
+            *(
+                f"  {t.role}: {t.udi}: "
+                + ("not installed" if t.installed_at is None else device_time(t.installed_at))
+                for t in info.trust
+            ),
+            "Authorizations:",
+            *(line for a in info.authorizations for line in _authorization_lines(a)),
             *info.policy_lines,
             f"Next ACK deadline: {device_time(info.next_ack_deadline)}",
             f"Next report push: {device_time(info.next_report_push)}",
+            *([] if info.usage_reporting is None else info.usage_reporting.lines()),
             "Licenses:",
             *[f"  {u['name']} ({u['count']}): {u['status']}" for u in info.licenses],
             *info.summary.lines(),
+            *scheduled_job_lines(info.now, list(info.jobs)),
         ]
         if info.clock_backwards:
             lines.append("Clock: behind the latest signed time accepted")

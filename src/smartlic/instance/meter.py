@@ -224,7 +224,7 @@ class MeterMixin(AgentBase):
             software_version=None if config.privacy_version else self.identity.software_version,
             hostname=None if config.privacy_hostname else self.identity.hostname,
             ha=self.identity.ha_set,
-            utility_enabled=config.transport == "cslu",
+            utility_enabled=config.effective_transport() == "cslu",
             previous_report_id=row["prev_id"],
             measurements=(
                 Measurement(

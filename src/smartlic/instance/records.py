@@ -264,11 +264,13 @@ class UsageReporting:
     last_report_file_write: int | None
 
     def lines(self) -> list[str]:
+        days = self.reporting_push_interval_days
+        interval = f"{days}  days" if days else "0 (no reporting)"
         return [
             "Usage Reporting:",
             f"  Last ACK received: {device_time(self.last_ack_received)}",
             f"  Next ACK deadline: {device_time(self.next_ack_deadline)}",
-            f"  Reporting push interval: {self.reporting_push_interval_days}  days",
+            f"  Reporting push interval: {interval}",
             f"  Next ACK push check: {device_time(self.next_ack_push_check)}",
             f"  Next report push: {device_time(self.next_report_push)}",
             f"  Last report push: {device_time(self.last_report_push)}",

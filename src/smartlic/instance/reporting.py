@@ -58,17 +58,18 @@ class ReportingMixin(InstallMixin):
     # --- transport ---------------------------------------------------------------------------
 
     def peer_name(self) -> str:
-        return sysmsg.PEER_CSSM if self.config.transport == "smart" else sysmsg.PEER_CSLU
+        smart = self.config.effective_transport() == "smart"
+        return sysmsg.PEER_CSSM if smart else sysmsg.PEER_CSLU
 
     def transport(self) -> Transport:
         if self.transport_override is not None:
             return self.transport_override
         config = self.config
-        if config.transport == "off":
+        url = config.endpoint_url()
+        if url is None:
             raise ConfigurationError(
                 "transport is off: use license smart save usage / import, or set a transport"
             )
-        url = config.smart_url if config.transport == "smart" else config.cslu_url
         return HttpTransport(url, self.peer_name(), self.http_client, proxy=config.proxy)
 
     def instance_state(self) -> InstanceState:
@@ -240,7 +241,7 @@ class ReportingMixin(InstallMixin):
         return deadlines.compute(self.usage_state(), self.clock.now())
 
     def next_report_push(self) -> int | None:
-        if self.config.transport == "off":
+        if self.config.effective_transport() == "off":
             return None
         now = self.clock.now()
         retry = self.store.get("push_retry_at")

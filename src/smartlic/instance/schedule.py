@@ -10,12 +10,15 @@ scheduled on this instance, so the shell can print the block as a device does.
 from __future__ import annotations
 
 from smartlic.core import deadlines
-from smartlic.core.timefmt import DAY
+from smartlic.core.timefmt import DAY, device_time
 from smartlic.instance.files import FilesMixin
 from smartlic.instance.meter import CHECKPOINT_INTERVAL, CHECKPOINT_KEY
 from smartlic.instance.records import AuthorizationEntry, ScheduledJob, UsageReporting
 
+__all__ = ["JOB_NAMES", "ScheduleMixin", "scheduled_job_lines"]
+
 JOB_RUNS_KEY = "job_runs"
+SCHEDULED_JOBS_TITLE = "Upcoming Scheduled Jobs"
 
 DAILY = "Daily"
 INIT_FLAG_CHECK = "Init Flag Check"
@@ -34,19 +37,30 @@ TELEMETRY = "Telemetry Reporting"
 JOB_NAMES = (
     DAILY,
     INIT_FLAG_CHECK,
+    HA_MISMATCH,
+    RETRIEVE_RESULT,
     START_UTILITY,
     SEND_UTILITY,
-    PROCESS_UTILITY,
     SAVE_RUM,
+    PROCESS_UTILITY,
+    TELEMETRY,
     AUTHORIZATION_PROCESS,
     DATA_SYNC,
     EXTERNAL_EVENT,
     OPERATIONAL_MODEL,
-    HA_MISMATCH,
-    RETRIEVE_RESULT,
-    TELEMETRY,
 )
-"""Every job of ``Upcoming Scheduled Jobs``, in the order the agent lists them."""
+"""Every job of ``Upcoming Scheduled Jobs``, in the order a 17.x device lists them (reference
+genie-golden ``ShowLicenseTechSupport`` outputs 14 and 15)."""
+
+
+def scheduled_job_lines(now: int, jobs: list[ScheduledJob]) -> list[str]:
+    """The device layout of ``Upcoming Scheduled Jobs`` for ``jobs`` at ``now``."""
+    return [
+        SCHEDULED_JOBS_TITLE,
+        "=" * len(SCHEDULED_JOBS_TITLE),
+        f"Current time: {device_time(now)}",
+        *(job.line(now) for job in jobs),
+    ]
 
 
 class ScheduleMixin(FilesMixin):
@@ -62,13 +76,17 @@ class ScheduleMixin(FilesMixin):
 
     def _next_checkpoint(self) -> int:
         last = self.store.get(CHECKPOINT_KEY)
-        base = last if last is not None else self.store.get("started_at", self.clock.now())
+        base = last if last is not None else self.started_at()
         return int(base) + CHECKPOINT_INTERVAL
 
     def _next_daily(self) -> int:
         last = self._job_runs().get(DAILY)
-        base = last if last is not None else self.store.get("started_at", self.clock.now())
+        base = last if last is not None else self.started_at()
         return int(base) + DAY
+
+    def started_at(self) -> int:
+        """When this instance first started (``show version`` uptime counts from here)."""
+        return int(self.store.get("started_at", self.clock.now()))
 
     def _has_open_reports(self) -> bool:
         return bool(self.store.scalar("SELECT 1 FROM reports WHERE state = 'OPEN' LIMIT 1"))
@@ -121,7 +139,7 @@ class ScheduleMixin(FilesMixin):
                 if result.next_ack_deadline - offset * DAY > now
             ]
             external = min(points) if points else None
-        started = self.store.get("started_at")
+        started = self.started_at()
         jobs = {
             DAILY: ScheduledJob(
                 DAILY, self._next_daily(), DAY, runs.get(DAILY), "storage limits, purge of ACKed"
@@ -170,15 +188,17 @@ class ScheduleMixin(FilesMixin):
         return [jobs[name] for name in JOB_NAMES]
 
     def scheduled_job_lines(self) -> list[str]:
-        """``Upcoming Scheduled Jobs:`` as tech support prints it."""
-        now = self.clock.now()
-        from smartlic.core.timefmt import device_time
+        """``Upcoming Scheduled Jobs`` exactly as ``show license tech support`` prints it.
 
-        return [
-            "Upcoming Scheduled Jobs:",
-            f"  Current time: {device_time(now)}",
-            *(f"  {job.line(now)}" for job in self.scheduled_jobs()),
-        ]
+        The one renderer of the block: the shell prints these lines as they are::
+
+            Upcoming Scheduled Jobs
+            =======================
+            Current time: Feb 27 11:18:56 2024 UTC
+            Daily: Feb 28 10:45:20 2024 UTC (23 hours, 26 minutes, 24 seconds remaining)
+            Init Flag Check: Expired Not Rescheduled
+        """
+        return scheduled_job_lines(self.clock.now(), self.scheduled_jobs())
 
     def usage_reporting(self) -> UsageReporting:
         """The ``Usage Reporting:`` block of ``show license status``."""

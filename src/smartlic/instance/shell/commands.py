@@ -98,6 +98,10 @@ HELPS = {
     "<count>": "Number of lines",
     "<text>": "Text",
     "<value>": "Value",
+    "call-home": "Show command for call home",
+    "smart-licensing": "Smart licensing transport settings",
+    "callhome": "Use Call Home for communication (legacy)",
+    "automatic": "Choose cslu or smart automatically",
 }
 
 FILESYSTEMS = ("flash", "bootflash", "harddisk", "usbflash0", "nvram", "crashinfo")
@@ -234,7 +238,7 @@ def show_version(session: Session) -> str:
     agent = session.agent
     version = agent.identity.software_version
     short = ".".join(str(int(p)) for p in version.split(".")[:3] if p.isdigit()) or version
-    started = render.stored(agent, "started_at") or agent.clock.now()
+    started = agent.started_at()
     up = max(0, agent.clock.now() - started)
     days, rest = divmod(up, 86_400)
     hours, rest = divmod(rest, 3600)
@@ -451,10 +455,7 @@ def lic_auth_return(session: Session, scope: str, how: str, path: str | None = N
 
 
 def lic_clear_eventlog(session: Session) -> str:
-    method = getattr(session.agent, "clear_eventlog", None)
-    if method is None:
-        return "% This product instance cannot clear its event log\n"
-    method()
+    session.agent.clear_eventlog()
     return ""
 
 
@@ -467,11 +468,9 @@ def not_applicable(session: Session, **args: Any) -> str:
 
 
 def lic_factory_reset(session: Session) -> str:
-    method = getattr(session.agent, "factory_reset", None)
-    if method is None:
-        return "% This product instance cannot reset its licensing data\n"
-    method()
-    return "% License factory reset done; reload the device\n"
+    """Wipes the licensing data at once (a device asks for a reload; the agent needs none)."""
+    session.agent.factory_reset()
+    return ""
 
 
 # --- show license ----------------------------------------------------------------------------
@@ -506,12 +505,7 @@ def show_rum_feature(session: Session, feature: str | None = None, detail: bool 
 
 
 def cfg_transport(session: Session, value: str) -> str:
-    if value == "callhome":
-        raise ConfigurationError(
-            "transport callhome is not supported by this product instance",
-            hint="Use license smart transport cslu, smart or off.",
-        )
-    _configure(session, transport="cslu" if value == "automatic" else value)
+    _configure(session, transport=value)
     return ""
 
 
@@ -628,7 +622,6 @@ def cfg_feature(session: Session, name: str, on: bool = True) -> str:
 
 def cfg_hostname(session: Session, name: str) -> str:
     session.device.hostname = name
-    session.device.facts.hostname = name
     return ""
 
 
@@ -686,6 +679,7 @@ def _exec_common(tree: Tree) -> None:
     tree.add("show clock", show_clock)
     tree.add("show version", show_version)
     tree.add("show install summary", show_install_summary)
+    tree.add("show call-home smart-licensing", show(render.show_call_home_smart_licensing))
     tree.add("show license status", show(render.show_status))
     tree.add("show license summary", show(render.show_summary))
     tree.add("show license usage", show(render.show_usage))

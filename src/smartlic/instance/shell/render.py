@@ -14,10 +14,10 @@ from importlib import metadata
 from typing import Any
 
 from smartlic.core.catalog import Duration, EnforcementType, License
-from smartlic.core.timefmt import DAY, device_time, eventlog_time
+from smartlic.core.timefmt import device_time, eventlog_time
 from smartlic.core.udi import HaSet, Udi
 from smartlic.instance.agent import Agent
-from smartlic.instance.base import DEFAULT_CSLU_URL
+from smartlic.instance.base import CALLHOME_PROFILE, DEFAULT_CSLU_URL
 from smartlic.instance.records import LicenseUse
 
 HISTORY_OPERATIONS = (
@@ -51,20 +51,14 @@ def agent_version() -> str:
 
 @dataclass
 class Facts:
-    """What the shell holds beside the agent: the device's clock source and hostname."""
+    """What the shell holds beside the agent: the device's clock source."""
 
-    hostname: str = "Router"
     ntp: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _text(lines: list[str]) -> str:
     return "".join(line + "\n" for line in lines)
-
-
-def stored(agent: Agent, key: str) -> Any:
-    """Timestamps the agent keeps but does not expose in ``Status`` (reported as a gap)."""
-    return agent.store.get(key)
 
 
 def _ha(agent: Agent) -> HaSet:
@@ -111,19 +105,33 @@ def privacy_lines(agent: Agent) -> list[str]:
     ]
 
 
+TRANSPORT_TYPES = {
+    "cslu": "cslu",
+    "smart": "Smart",
+    "off": "Transport Off",
+    "callhome": "Callhome",
+    "automatic": "Automatic",
+}
+"""``Type:`` of ``show license status`` per configured transport (``Automatic`` is not in the
+reference outputs; the lines after it show what it resolved to)."""
+
+
 def transport_type(agent: Agent) -> str:
-    return {"cslu": "cslu", "smart": "Smart", "off": "Transport Off"}[agent.config.transport]
+    return TRANSPORT_TYPES[agent.config.transport]
 
 
 def transport_lines(agent: Agent) -> list[str]:
     config = agent.config
     lines = ["Transport:", f"  Type: {transport_type(agent)}"]
-    if config.transport == "cslu":
+    if config.transport == "callhome":
+        return lines  # a device prints only the type (the URL is in show call-home)
+    effective = config.effective_transport()
+    if effective == "cslu":
         url = "<empty>" if config.cslu_url == DEFAULT_CSLU_URL else config.cslu_url
         lines.append(f"  Cslu address: {url}")
-    elif config.transport == "smart":
+    elif effective == "smart":
         lines.append(f"  URL: {config.smart_url}")
-    if config.transport != "off":
+    if effective != "off":
         lines.append("  Proxy:")
         address = config.extra.get("proxy_address")
         if address is None and config.proxy is None:
@@ -142,64 +150,32 @@ def transport_lines(agent: Agent) -> list[str]:
     return lines
 
 
-def _optional(agent: Agent, name: str) -> Any:
-    """A newer agent method, or None on an agent without it (the shell then computes it)."""
-    return getattr(agent, name, None)
+def show_call_home_smart_licensing(agent: Agent) -> str:
+    """``show call-home smart-licensing``: the Call Home profile ``transport callhome`` uses.
 
-
-def reporting_values(agent: Agent) -> dict[str, Any]:
-    """The ``Usage Reporting:`` values: the agent's ``usage_reporting()`` when it has one."""
-    method = _optional(agent, "usage_reporting")
-    if method is not None:
-        block = method()
-        return {
-            "last_ack": block.last_ack_received,
-            "deadline": block.next_ack_deadline,
-            "interval": block.reporting_push_interval_days,
-            "poll": block.next_ack_push_check,
-            "push": block.next_report_push,
-            "last_push": block.last_report_push,
-            "file_write": block.last_report_file_write,
-        }
-    status = agent.status()
-    pending = stored(agent, "pending_poll")
-    return {
-        "last_ack": status.last_ack_at,
-        "deadline": status.next_ack_deadline,
-        "interval": agent.config.usage_interval_days,
-        "poll": None if pending is None else pending["at"],
-        "push": status.next_report_push,
-        "last_push": stored(agent, "last_push_at"),
-        "file_write": stored(agent, "last_report_file_write"),
-    }
+    Messages are ``enabled`` only while the transport is ``callhome``; the profile is always
+    ``CiscoTAC-1`` (ACTIVE) and its destination is the agent's ``callhome_url``.
+    """
+    config = agent.config
+    enabled = "enabled" if config.transport == "callhome" else "disabled"
+    return _text(
+        [
+            "Current smart-licensing transport settings:",
+            f" Smart-license messages: {enabled}",
+            f" Profile: {CALLHOME_PROFILE} (status: ACTIVE)",
+            f" Destination  URL(s):  {config.callhome_url}",
+        ]
+    )
 
 
 def reporting_lines(agent: Agent) -> list[str]:
-    v = reporting_values(agent)
-    interval = v["interval"]
-    shown_interval = f"{interval}  days" if interval else "0 (no reporting)"
-    return [
-        "Usage Reporting:",
-        f"  Last ACK received: {device_time(v['last_ack'])}",
-        f"  Next ACK deadline: {device_time(v['deadline'])}",
-        f"  Reporting push interval: {shown_interval}",
-        f"  Next ACK push check: {device_time(v['poll'])}",
-        f"  Next report push: {device_time(v['push'])}",
-        f"  Last report push: {device_time(v['last_push'])}",
-        f"  Last report file write: {device_time(v['file_write'])}",
-    ]
+    """``Usage Reporting:`` from the agent's :meth:`usage_reporting` (one source of truth)."""
+    return agent.usage_reporting().lines()
 
 
 def trust_times(agent: Agent) -> list[tuple[str, Udi, int | None]]:
     """(role, UDI, installed at) per member of the HA set, Active first."""
-    method = _optional(agent, "trust_status")
-    if method is not None:
-        return [(e.role, e.udi, e.installed_at) for e in method()]
-    trust = agent.trust_info()
-    return [
-        (m.role.value, m.udi, trust.installed_at if trust.installed else None)
-        for m in _ha(agent).members
-    ]
+    return [(e.role, e.udi, e.installed_at) for e in agent.trust_status()]
 
 
 def trust_lines(agent: Agent, *, per_member: bool) -> list[str]:
@@ -459,23 +435,9 @@ def _imports(agent: Agent) -> dict[str, int]:
 
 def authorization_lines(agent: Agent) -> list[str]:
     lines = ["Overall status:"]
-    method = _optional(agent, "authorization_status")
-    if method is not None:
-        entries = [(e.role, e.udi, e.installed_at, e.confirmation_code) for e in method()]
-    else:
-        codes = agent.authorization_codes()
-        entries = []
-        for member in _ha(agent).members:
-            mine = [c for c in codes if c.udi == member.udi]
-            last = mine[-1] if mine else None
-            entries.append(
-                (
-                    member.role.value,
-                    member.udi,
-                    None if last is None else last.issued_at,
-                    None if last is None else last.confirmation_code,
-                )
-            )
+    entries = [
+        (e.role, e.udi, e.installed_at, e.confirmation_code) for e in agent.authorization_status()
+    ]
     for role, udi, installed_at, confirmation in entries:
         lines.append(f"  {role}: {_udi_line(udi)}")
         if installed_at is None:
@@ -634,56 +596,14 @@ def show_all(agent: Agent) -> str:
     return _text(lines)
 
 
-def _remaining(now: int, at: int | None) -> str:
-    if at is None or at < now:
-        return "Expired Not Rescheduled"
-    seconds = at - now
-    parts = []
-    for unit, size in (("day", DAY), ("hour", 3600), ("minute", 60), ("second", 1)):
-        value, seconds = divmod(seconds, size)
-        if value:
-            parts.append(f"{value} {unit}{'s' if value != 1 else ''}")
-    return f"{device_time(at)} ({', '.join(parts) or '0 seconds'} remaining)"
-
-
 def scheduled_lines(agent: Agent) -> list[str]:
-    now = agent.clock.now()
-    started = stored(agent, "started_at") or now
-    daily = started + ((now - started) // DAY + 1) * DAY
-    pending = stored(agent, "pending_poll")
-    push = agent.next_report_push()
-    deadline = agent.deadlines().next_ack_deadline
-    method = _optional(agent, "scheduled_jobs")
-    if method is not None:
-        return [
-            "Upcoming Scheduled Jobs",
-            "=======================",
-            f"Current time: {device_time(now)}",
-            *(job.line(now) for job in method()),
-        ]
-    return [
-        "Upcoming Scheduled Jobs",
-        "=======================",
-        f"Current time: {device_time(now)}",
-        f"Daily: {_remaining(now, daily)}",
-        "Init Flag Check: Expired Not Rescheduled",
-        "Reservation configuration mismatch between nodes in HA mode: Expired Not Rescheduled",
-        f"Retrieve data processing result: {_remaining(now, pending['at'] if pending else None)}",
-        "Start Utility Measurements: Expired Not Rescheduled",
-        f"Send Utility RUM reports: {_remaining(now, push)}",
-        f"Save unreported RUM Reports: {_remaining(now, push)}",
-        "Process Utility RUM reports: Expired Not Rescheduled",
-        f"ACK Expiration Check: {_remaining(now, deadline)}",
-        "Authorization Code Process: Expired Not Rescheduled",
-        "Data Synchronization: Expired Not Rescheduled",
-        f"External Event: {_remaining(now, agent.next_wakeup())}",
-        "Operational Model: Expired Not Rescheduled",
-    ]
+    """``Upcoming Scheduled Jobs``: the agent's :meth:`scheduled_job_lines` (one renderer)."""
+    return agent.scheduled_job_lines()
 
 
 def comm_lines(agent: Agent) -> list[str]:
     stats = {s.operation: s for s in agent.comm_stats()}
-    transport = agent.config.transport
+    transport = agent.config.effective_transport()
     level = {"smart": "DIRECT", "cslu": "INDIRECT"}.get(transport, "NONE")
     lines = [
         "Communication Statistics:",
@@ -691,7 +611,7 @@ def comm_lines(agent: Agent) -> list[str]:
         f"Communication Level Allowed: {level}",
         "Overall State: <empty>",
     ]
-    failed = stored(agent, "comm_failed")
+    failed = agent.communication_failure()
     for heading, operations in STAT_OPERATIONS:
         found = [stats[op] for op in operations if op in stats]
         total = sum(s.attempts for s in found)
@@ -757,7 +677,7 @@ def other_info_lines(agent: Agent, facts: Facts) -> list[str]:
     state = "authorized" if trust.installed else "unidentified"
     trusted = "Trust Data INSTALLED" if trust.installed else "NOT INSTALLED"
     trust_id = trust.serial if trust.serial is not None else 0
-    default_url = config.smart_url if config.transport == "smart" else config.cslu_url
+    default_url = config.endpoint_url() or config.cslu_url
     events = agent.eventlog()
     size_kb = max(1, sum(len(e.line) + 1 for e in events) // 1024)
     udi = agent.udi
@@ -785,7 +705,7 @@ def other_info_lines(agent: Agent, facts: Facts) -> list[str]:
         "XOS version: 0.12.0.0",
         "Config Persist Received: True",
         "Message Version: 1.3",
-        f"connect_info.name: {'SSM' if config.transport == 'smart' else 'CSLU'}",
+        f"connect_info.name: {'SSM' if config.effective_transport() == 'smart' else 'CSLU'}",
         "connect_info.version: 1.3",
         "connect_info.additional: ",
         "connect_info.prod: True",

@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from smartlic.instance.agent import Agent
-from smartlic.instance.shell.session import Device, Session
+from smartlic.instance.shell.session import Device, Pager, Session
 
 HISTORY_FILE = ".shell_history"
+MORE = " --More-- "
+
+
+def page(session: Session, out: str, write: Callable[[str], None], key: Callable[[], str]) -> None:
+    """Write ``out`` through the same pager as SSH (`` --More-- `` every ``terminal length``
+    rows; Space: a screen, Return: a line, any other key: stop)."""
+    pager = Pager(out, session.length, session.width)
+    write(pager.first())
+    while not pager.done:
+        write(MORE)
+        char = key()
+        write("\b" * len(MORE) + " " * len(MORE) + "\b" * len(MORE))
+        if char == " ":
+            write(pager.screen())
+        elif char in ("\r", "\n"):
+            write(pager.line())
+        else:
+            return
+
+
+def _read_key() -> str:  # pragma: no cover (needs a terminal)
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    try:
+        tty.setraw(fd)
+        return sys.stdin.read(1)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
 
 
 def run_lines(session: Session, lines: Iterable[str], out: TextIO) -> int:
-    """Plain line mode: each line is echoed after the prompt (a console transcript)."""
+    """Plain line mode: each line is echoed after the prompt (a console transcript).
+
+    Nothing pauses: like an SSH channel without a PTY, piped input has no screen to fill.
+    """
 
     def show(text: str) -> None:
         out.write(text + "\n")
@@ -68,6 +103,13 @@ def run_tty(session: Session) -> int:  # pragma: no cover (needs a terminal)
         completer=ShellCompleter(),
         key_bindings=bindings,
     )
+    size = shutil.get_terminal_size()
+    session.width, session.length = size.columns, size.lines
+
+    def _write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
     with patch_stdout():
         cancel = session.device.subscribe(lambda text: print(text))
         try:
@@ -78,7 +120,7 @@ def run_tty(session: Session) -> int:  # pragma: no cover (needs a terminal)
                     continue
                 except EOFError:
                     break
-                print(session.execute(line), end="")
+                page(session, session.execute(line), _write, _read_key)
         finally:
             cancel()
     return 0

@@ -33,6 +33,62 @@ def _unknown_command(exc: ParseError, line: str) -> bool:
     return exc.kind == "invalid" and exc.position == len(line) - len(line.lstrip())
 
 
+def screen_rows(line: str, width: int) -> int:
+    """Rows ``line`` takes on a terminal ``width`` columns wide (0: no limit).
+
+    IOS does not break output text at ``terminal width``: the terminal folds a long line, and
+    the pager counts the rows it folds into. So does this shell (parsers then see every line
+    whole, whatever the width).
+    """
+    text = line.rstrip("\r\n")
+    if width <= 0 or not text:
+        return 1
+    return -(-len(text) // width)
+
+
+class Pager:
+    """`` --More-- `` paging of one command's output, shared by the SSH and terminal fronts.
+
+    ``length`` is ``terminal length`` (0 or 1: never pause), ``width`` is ``terminal width``.
+    :meth:`first` gives what fits a screen (leaving a row for `` --More-- ``); then, while not
+    :attr:`done`, :meth:`screen` (Space) or :meth:`line` (Return) give the next part.
+    """
+
+    def __init__(self, out: str, length: int, width: int) -> None:
+        self.lines = out.splitlines(keepends=True)
+        self.length = length
+        self.width = width
+        self.shown = 0
+
+    @property
+    def done(self) -> bool:
+        return self.shown >= len(self.lines)
+
+    def _take(self, rows: int) -> str:
+        start = self.shown
+        used = 0
+        while self.shown < len(self.lines):
+            need = screen_rows(self.lines[self.shown], self.width)
+            if used and used + need > rows:
+                break
+            used += need
+            self.shown += 1
+        return "".join(self.lines[start : self.shown])
+
+    def first(self) -> str:
+        total = sum(screen_rows(line, self.width) for line in self.lines)
+        if self.length <= 1 or total < self.length:
+            self.shown = len(self.lines)
+            return "".join(self.lines)
+        return self._take(self.length - 1)
+
+    def screen(self) -> str:
+        return self._take(max(1, self.length - 1))
+
+    def line(self) -> str:
+        return self._take(1)
+
+
 class Device:
     """One product instance as a network device: shared by all its sessions."""
 
@@ -49,7 +105,8 @@ class Device:
         self.lock = threading.RLock()
         self.listeners: list[Listener] = []
         saved = self._load()
-        self.hostname: str = hostname or saved.get("hostname") or agent.identity.hostname
+        if hostname and hostname != agent.identity.hostname:
+            agent.set_hostname(hostname)
         self.logging_console: bool = saved.get("logging_console", True)
         self.boot_level: list[str] = saved.get("boot_level", [])
         self.features: list[str] = saved.get("features", [])
@@ -58,7 +115,7 @@ class Device:
         self.changed_at: int | None = None
         self.current_line: str | None = None
         """The ``line ...`` being configured (``(config-line)#``)."""
-        self.facts = Facts(hostname=self.hostname)
+        self.facts = Facts()
         previous = agent.on_message
 
         def on_message(entry: SyslogEntry) -> None:
@@ -70,6 +127,15 @@ class Device:
         from smartlic.instance.shell.commands import build_trees
 
         self.trees = build_trees()
+
+    @property
+    def hostname(self) -> str:
+        """The agent's identity hostname (``hostname X`` changes it, persisted at once)."""
+        return self.agent.identity.hostname
+
+    @hostname.setter
+    def hostname(self, name: str) -> None:
+        self.agent.set_hostname(name)
 
     # --- startup configuration ---------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncssh
 
-from smartlic.instance.shell.session import Device, Session
+from smartlic.instance.shell.session import Device, Pager, Session
 
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 MORE = " --More-- "
@@ -237,26 +237,20 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         """Write ``out``, pausing at `` --More-- `` every screen (``terminal length``; 0: never).
         Space shows the next screen, Return one more line, anything else stops."""
         length = self.session.length if self.pty else 0
-        lines = out.splitlines(keepends=True)
-        if length <= 1 or len(lines) < length:
-            self._write(out)
-            return
-        shown = length - 1
-        self._write("".join(lines[:shown]))
-        while shown < len(lines):
+        pager = Pager(out, length, self.session.width)
+        self._write(pager.first())
+        while not pager.done:
             self._write(MORE)
             char = await self._next_char()
             self._write("\b" * len(MORE) + " " * len(MORE) + "\b" * len(MORE))
             if char == " ":
-                step = length - 1
+                self._write(pager.screen())
             elif char in ("\r", "\n"):
                 if char == "\r" and self.pending and self.pending[0] == "\n":
                     self.pending.popleft()
-                step = 1
+                self._write(pager.line())
             else:
                 return
-            self._write("".join(lines[shown : shown + step]))
-            shown += step
 
 
 async def start_ssh_server(
