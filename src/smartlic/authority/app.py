@@ -174,6 +174,9 @@ def create_app(
         """Every key set from the anchor (version 1) on, as a ``<smartLicense>`` file."""
         return HttpResponse(xmlfile.write(authority.chain()), media_type="application/xml")
 
+    from smartlic.authority.portal import mount as mount_portal
+
+    mount_portal(app)  # the web portal, /portal (docs/web.md)
     return app
 
 

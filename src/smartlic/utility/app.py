@@ -105,4 +105,7 @@ def create_app(utility: Utility, *, max_body: int = MAX_MESSAGE_BYTES) -> FastAP
     def metrics() -> HttpResponse:
         return HttpResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    from smartlic.utility.console import mount as mount_console
+
+    mount_console(app)  # the web console, /console, loopback only (docs/web.md)
     return app
