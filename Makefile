@@ -25,7 +25,7 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 demo: install
-	$(BIN)/smartlic demo
+	$(BIN)/smartlic lab demo
 
 lint: install
 	$(BIN)/ruff check src tests bench scripts

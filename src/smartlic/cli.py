@@ -35,6 +35,7 @@ def _add_role_commands() -> None:
     """Each role ships its own command group; this module only mounts them."""
     from smartlic.authority.cli import app as authority_app
     from smartlic.instance.cli import app as instance_app
+    from smartlic.lab.cli import app as lab_app
     from smartlic.utility.cli import app as utility_app
 
     app.add_typer(instance_app, name="instance", help="Run and inspect a product instance.")
@@ -42,6 +43,7 @@ def _add_role_commands() -> None:
         authority_app, name="authority", help="Run and administer the authority (CSSM role)."
     )
     app.add_typer(utility_app, name="utility", help="Run the utility (CSLU role).")
+    app.add_typer(lab_app, name="lab", help="Fleets of emulated product instances and scenarios.")
 
 
 _add_role_commands()
@@ -67,7 +69,7 @@ def _root(
 
 @app.command()
 def demo() -> None:
-    """Walk through SLP end to end in one process and print what happens at each step."""
+    """A narrated tour of the core artifacts in one process (`smartlic lab demo` runs a fleet)."""
     from smartlic.walkthrough import run
 
     run(console)

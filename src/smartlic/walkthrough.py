@@ -2,8 +2,8 @@
 
 It plays the three roles with the real signing and verification code — an authority key set, a
 product instance's key, a trust code, a RUM report, an ACK carrying a custom policy — and shows the
-deadlines and ``%SMART_LIC`` messages a device would show. ``make demo`` runs it until the lab
-(fleets over real HTTP and SSH) replaces it.
+deadlines and ``%SMART_LIC`` messages a device would show. ``smartlic demo`` runs it; the lab's
+tour (``smartlic lab demo``, fleets over real HTTP and SSH) is what ``make demo`` shows.
 """
 
 from __future__ import annotations
@@ -186,6 +186,6 @@ def run(console: Console) -> None:
             table.add_row(label, sysmsg.format_message(mnemonic, *args))
     console.print(table)
     console.print(
-        "\nThe full lab (authority, utility and fleets over real HTTP and SSH) is not built yet; "
-        "this tour uses the same core code those roles will use."
+        "\nThe same steps with an authority, a utility and a fleet over real HTTP and SSH: "
+        "`smartlic lab demo` (docs/lab.md)."
     )

@@ -1,0 +1,553 @@
+"""A lab: an authority, a utility and a fleet of product instances in one process.
+
+Everything is composed through the roles' public interfaces: the authority is set up with its
+own CLI (``smartlic authority ...``, invoked in-process) and served by ``create_app`` with a
+settable clock; the utility is a :class:`~smartlic.utility.service.Utility` served by its
+``create_app``; each product instance is an :class:`~smartlic.instance.Agent` with its own state
+folder and :class:`~smartlic.instance.ManualClock`, reachable over one shared device REST server
+(``/<hostname>/smartlic-service/...``) and one shared SSH server (log in as ``<hostname>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import shlex
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import uvicorn
+from typer.testing import CliRunner
+
+from smartlic.authority.app import create_app as authority_app
+from smartlic.authority.cli import app as authority_cli
+from smartlic.authority.clock import FixedClock
+from smartlic.authority.settings import Settings
+from smartlic.core import xmlfile
+from smartlic.core.envelope import Envelope
+from smartlic.core.errors import SmartLicError
+from smartlic.core.timefmt import DAY
+from smartlic.core.udi import HaMember, HaRole, HaSet, Udi
+from smartlic.instance import Agent, Identity, ManualClock
+from smartlic.instance.restapi import create_app as device_app
+from smartlic.instance.shell.session import Device
+from smartlic.instance.shell.ssh import ShellSession, load_host_key
+from smartlic.utility.app import create_app as utility_app
+from smartlic.utility.service import Utility
+
+TOPOLOGIES = ("direct", "cslu-push", "cslu-pull", "cslu-disconnected", "air-gapped", "mixed")
+"""Reference §3: connected directly, through a utility (push, pull), a disconnected utility,
+no connectivity (air gap); ``mixed`` spreads the fleet over all of them."""
+MIXED = ("direct", "cslu-push", "cslu-pull", "cslu-disconnected", "air-gapped")
+
+ACCOUNT = "Example Corp"
+VA = "Campus"
+POLICY = "Campus Policy"
+USERNAME = "admin"
+DESCRIPTION = "lab.json"
+
+# Realistic catalogue of platforms (PID, serial prefix, hostname prefix).
+PLATFORMS = (
+    ("C9300-24UX", "FCW", "sw"),
+    ("C9300-48P", "FOC", "sw"),
+    ("C9500-32C", "FDO", "core"),
+    ("C9200L-24T-4G", "JAE", "acc"),
+)
+PURCHASES = (
+    ("network-advantage", 100_000, None),
+    ("network-essentials", 100_000, None),
+    ("dna-advantage", 100_000, "2030-12-31"),
+    ("dna-essentials", 100_000, "2030-12-31"),
+    ("hseck9", 100_000, None),
+    ("mrp-client", 1_000, None),
+)
+
+
+@dataclass
+class Member:
+    """One product instance of the lab (the description kept in lab.json)."""
+
+    hostname: str
+    udi: str
+    topology: str
+    state: str
+    ha: list[str] = field(default_factory=list)
+    licenses: dict[str, int] = field(default_factory=dict)
+
+
+def _serial(prefix: str, index: int) -> str:
+    return f"{prefix}{2300 + index // 1000:04d}{'ABCDEFGHJK'[index // 100 % 10]}{index % 100:02d}Y"
+
+
+def plan_fleet(count: int, topology: str) -> list[Member]:
+    """Hostnames, UDIs, HA stacks and licenses for ``count`` instances (deterministic)."""
+    if topology not in TOPOLOGIES:
+        raise ValueError(f"unknown topology {topology!r}; one of {', '.join(TOPOLOGIES)}")
+    members = []
+    for i in range(count):
+        pid, prefix, host = PLATFORMS[i % len(PLATFORMS)]
+        udi = f"PID:{pid},SN:{_serial(prefix, i)}"
+        where = MIXED[i % len(MIXED)] if topology == "mixed" else topology
+        licenses = {"network-advantage": 1, "dna-advantage": 1}
+        if i % 3 == 1:
+            licenses = {"network-essentials": 1, "dna-essentials": 1}
+        ha: list[str] = []
+        if i % 7 == 3:  # one device in seven is a stack: Active, Standby and a Member
+            ha = [udi, f"PID:{pid},SN:{_serial(prefix, 50_000 + i)}"]
+            ha.append(f"PID:{pid},SN:{_serial(prefix, 60_000 + i)}")
+            licenses = dict.fromkeys(licenses, 3)
+        members.append(
+            Member(f"{host}-{i + 1}", udi, where, f"instances/{host}-{i + 1}", ha, licenses)
+        )
+    return members
+
+
+def _identity(member: Member) -> Identity:
+    ha = None
+    if member.ha:
+        roles = [HaRole.ACTIVE, HaRole.STANDBY] + [HaRole.MEMBER] * (len(member.ha) - 2)
+        ha = HaSet(tuple(HaMember(r, Udi.parse(u)) for r, u in zip(roles, member.ha, strict=True)))
+    return Identity(Udi.parse(member.udi), hostname=member.hostname, ha=ha)
+
+
+def authority_cli_run(data: Path, *args: str) -> str:
+    """``smartlic authority ARGS --data DATA``, in-process; raises on a non-zero exit."""
+    result = CliRunner().invoke(authority_cli, [*args, "--data", str(data)])
+    if result.exit_code != 0:
+        raise RuntimeError(f"smartlic authority {shlex.join(args)}: {result.output.strip()}")
+    return result.output
+
+
+def setup_authority(root: Path) -> dict[str, str]:
+    """An authority's state built with its CLI: account, VA, policy, purchases, tokens, anchor."""
+    data = root / "authority"
+    authority_cli_run(data, "init")
+    authority_cli_run(data, "account", "create", ACCOUNT)
+    authority_cli_run(data, "va", "create", "--account", ACCOUNT, "--allow-export", VA)
+    authority_cli_run(
+        data, "policy", "create", "--account", ACCOUNT, "--va", VA, "--name", POLICY,
+        "--unenforced-subscription", "60,60,60",
+    )  # fmt: skip
+    for name, count, end in PURCHASES:
+        extra = ["--end", end] if end else []
+        authority_cli_run(
+            data, "purchase", "add", "--account", ACCOUNT, "--va", VA,
+            "--license", name, "--count", str(count), *extra,
+        )  # fmt: skip
+    scope = ("--account", ACCOUNT, "--va", VA, "--json")
+    api = json.loads(authority_cli_run(data, "apitoken", "create", *scope))["token"]
+    idt = json.loads(authority_cli_run(data, "token", "create", *scope))["token"]
+    authority_cli_run(data, "keys", "show", "--anchor", str(root / "anchor.xml"))
+    password = secrets.token_urlsafe(9)
+    authority_cli_run(
+        data, "user", "create", "--account", ACCOUNT, "--username", "labadmin",
+        "--password", password, "--role", "admin",
+    )  # fmt: skip
+    return {
+        "api_token": api,
+        "id_token": idt,
+        "portal_user": "labadmin",
+        "portal_password": password,
+    }
+
+
+class _Server(threading.Thread):
+    """An ASGI app under uvicorn on a loopback port, in a daemon thread."""
+
+    def __init__(self, app: Any, port: int = 0) -> None:
+        super().__init__(daemon=True)
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        config.lifespan = "off"
+        self.server = uvicorn.Server(config)
+        self.start()
+        for _ in range(2000):
+            if self.server.started:
+                break
+            time.sleep(0.005)
+        self.port = int(self.server.servers[0].sockets[0].getsockname()[1])
+
+    def run(self) -> None:
+        self.server.run()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.join(timeout=10)
+
+
+class _DeviceRouter:
+    """ASGI: ``/<hostname>/smartlic-service/...`` to that instance's REST app (made on first
+    use, so a fleet of thousands does not build thousands of apps up front)."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.apps: dict[str, Any] = {}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        host, _, rest = scope["path"].lstrip("/").partition("/")
+        device = self.lab.device(host)
+        if device is None:
+            body = b'{"detail": "no such instance in the lab"}'
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 404, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        app = self.apps.get(host)
+        if app is None:
+            app = device_app(device.agent, USERNAME, self.lab.password)
+            self.apps[host] = app
+        prefix = f"/{host}"
+        child = dict(scope, path="/" + rest, root_path=scope.get("root_path", "") + prefix)
+        await app(child, receive, send)
+
+
+class _Router(asyncssh.SSHServer):
+    """SSH logins name the device: user ``<hostname>`` (or its UDI), the lab password."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.device: Device | None = None
+
+    def begin_auth(self, username: str) -> bool:
+        self.device = self.lab.device(username)
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        ok = secrets.compare_digest(password.encode(), self.lab.password.encode())
+        return ok and self.device is not None
+
+    def session_requested(self) -> ShellSession:
+        assert self.device is not None
+        return ShellSession(self.device)
+
+
+class Lab:
+    """A running lab. Build with :meth:`create` (new folder) or :meth:`open` (existing one)."""
+
+    def __init__(self, folder: Path, description: dict[str, Any]) -> None:
+        self.folder = folder
+        self.description = description
+        self.members = [Member(**m) for m in description["members"]]
+        self.password: str = description["password"]
+        self.tokens: dict[str, str] = description["tokens"]
+        self.agents: dict[str, Agent] = {}
+        self.clocks: dict[str, ManualClock] = {}
+        self.devices: dict[str, Device] = {}
+        self.authority_clock = FixedClock(int(description["start"]))
+        self.authority: _Server | None = None
+        self.utility: Utility | None = None
+        self.utility_server: _Server | None = None
+        self.rest: _Server | None = None
+        self.ssh_port: int | None = None
+        self.pull_servers: dict[str, _Server] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+        self.messages: list[str] = []
+
+    # --- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        folder: Path,
+        *,
+        instances: int = 6,
+        topology: str = "mixed",
+        template: Path | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Lab:
+        """Set up a new lab in ``folder`` and start it. ``template``: a folder made by
+        :func:`setup_authority` to copy instead of running the authority's CLI again."""
+        import shutil
+
+        folder.mkdir(parents=True, exist_ok=True)
+        if template is not None:
+            shutil.copytree(template / "authority", folder / "authority")
+            shutil.copy(template / "anchor.xml", folder / "anchor.xml")
+            tokens = json.loads((template / "tokens.json").read_text())
+        else:
+            tokens = setup_authority(folder)
+        members = plan_fleet(instances, topology)
+        description: dict[str, Any] = {
+            "topology": topology,
+            "start": int(time.time()),
+            "password": secrets.token_urlsafe(9),
+            "tokens": tokens,
+            "account": ACCOUNT,
+            "va": VA,
+            "members": [asdict(m) for m in members],
+        }
+        lab = cls(folder, description)
+        lab.start(progress=progress, first=True)
+        return lab
+
+    @classmethod
+    def open(cls, folder: Path) -> Lab:
+        lab = cls(folder, json.loads((folder / DESCRIPTION).read_text()))
+        lab.start()
+        return lab
+
+    @property
+    def anchor(self) -> Envelope:
+        return xmlfile.read((self.folder / "anchor.xml").read_bytes())[0]
+
+    @property
+    def needs_utility(self) -> bool:
+        return any(m.topology.startswith("cslu") for m in self.members)
+
+    def start(self, *, progress: Callable[[int], None] | None = None, first: bool = False) -> None:
+        settings = Settings(data=self.folder / "authority", trust_per_minute=0)
+        self.authority = _Server(
+            authority_app(settings, clock=self.authority_clock),
+            self.description.get("authority_port", 0),
+        )
+        if self.needs_utility:
+            self.start_utility()
+        anchor = self.anchor
+        for member in self.members:
+            clock = ManualClock(self.authority_clock.now())
+            agent = Agent.open(
+                self.folder / member.state,
+                _identity(member),
+                clock=clock,
+                anchor=anchor,
+                on_message=lambda entry, host=member.hostname: self.messages.append(
+                    f"{host}: {entry.console_line()}"
+                ),
+            )
+            self.agents[member.hostname] = agent
+            self.clocks[member.hostname] = clock
+            self.devices[member.hostname] = Device(agent, hostname=member.hostname)
+            if first:
+                self._configure(member, agent)
+            if progress is not None:
+                progress(1)
+        self._serve_devices()
+        self.description.update(
+            authority_port=self.authority.port,
+            rest_port=self.rest.port if self.rest else None,
+            ssh_port=self.ssh_port,
+            utility_port=self.utility_server.port if self.utility_server else None,
+        )
+        self.save()
+
+    def start_utility(self) -> None:
+        """Start (or restart, after the ``utility down`` fault) the utility."""
+        assert self.authority is not None
+        utility = Utility(self.folder / "utility", clock=lambda: float(self.authority_clock.now()))
+        disconnected = all(
+            m.topology == "cslu-disconnected" for m in self.members if m.topology.startswith("cslu")
+        )
+        utility.configure(
+            connected=not disconnected,
+            authority_url=None if disconnected else self.authority.url,
+            authority_token=None if disconnected else self.tokens["api_token"],
+            account=ACCOUNT,
+            va=VA,
+            authority_keys=(self.folder / "anchor.xml").read_bytes(),
+        )
+        self.utility = utility
+        self.utility_server = _Server(utility_app(utility), self.description.get("utility_port", 0))
+
+    def stop_utility(self) -> None:
+        if self.utility_server is not None:
+            self.utility_server.stop()
+            self.utility_server = None
+        if self.utility is not None:
+            self.utility.close()
+            self.utility = None
+
+    def _configure(self, member: Member, agent: Agent) -> None:
+        assert self.authority is not None
+        if member.topology == "direct":
+            agent.configure(transport="smart", smart_url=f"{self.authority.url}/licservice/license")
+        elif member.topology in ("cslu-push", "cslu-disconnected"):
+            port = self.description.get("utility_port") or (
+                self.utility_server.port if self.utility_server else 0
+            )
+            agent.configure(transport="cslu", cslu_url=f"http://127.0.0.1:{port}/cslu/v1/pi")
+        else:  # cslu-pull and air-gapped: the device never initiates
+            agent.configure(transport="off")
+        for name, count in member.licenses.items():
+            agent.use(name, count)
+
+    def _serve_devices(self) -> None:
+        self.rest = _Server(_DeviceRouter(self), self.description.get("rest_port", 0))
+        # The utility's inventory addresses a device by host and port: pull devices get a port.
+        self.pull_servers = {}
+        ports = self.description.setdefault("pull_ports", {})
+        for m in self.members:
+            if m.topology == "cslu-pull":
+                app = device_app(self.agents[m.hostname], USERNAME, self.password)
+                server = _Server(app, ports.get(m.hostname, 0))
+                self.pull_servers[m.hostname] = server
+                ports[m.hostname] = server.port
+                if self.utility is not None:
+                    self.utility.add_device(
+                        "127.0.0.1", server.port, USERNAME, self.password, m.udi
+                    )
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._loop_thread = threading.Thread(target=loop.run_forever, daemon=True)
+        self._loop_thread.start()
+        key = load_host_key(self.folder)
+
+        async def listen() -> asyncssh.SSHAcceptor:
+            return await asyncssh.create_server(
+                lambda: _Router(self),
+                "127.0.0.1",
+                self.description.get("ssh_port") or 0,
+                server_host_keys=[key],
+                encoding="utf-8",
+                errors="replace",
+                line_editor=False,
+            )
+
+        future = asyncio.run_coroutine_threadsafe(listen(), loop)
+        self._acceptor = future.result(timeout=30)
+        self.ssh_port = int(self._acceptor.sockets[0].getsockname()[1])
+
+    def save(self) -> None:
+        self.description["members"] = [asdict(m) for m in self.members]
+        (self.folder / DESCRIPTION).write_text(json.dumps(self.description, indent=2))
+
+    def close(self) -> None:
+        if self._loop is not None:
+            loop, acceptor = self._loop, self._acceptor
+
+            async def shutdown() -> None:
+                if acceptor is not None:
+                    acceptor.close()
+                    await acceptor.wait_closed()
+
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            if self._loop_thread is not None:
+                self._loop_thread.join(timeout=10)
+            loop.close()
+            self._loop = None
+        for server in (self.rest, self.utility_server, self.authority, *self.pull_servers.values()):
+            if server is not None:
+                server.stop()
+        if self.utility is not None:
+            self.utility.close()
+        for agent in self.agents.values():
+            with contextlib.suppress(Exception):
+                agent.close()
+
+    # --- operating --------------------------------------------------------------------------
+
+    def device(self, name: str) -> Device | None:
+        """A device by hostname or UDI."""
+        if name in self.devices:
+            return self.devices[name]
+        for m in self.members:
+            if m.udi == name:
+                return self.devices[m.hostname]
+        return None
+
+    def select(self, names: str | list[str] | None) -> list[str]:
+        """Hostnames for ``all``, a topology name, a hostname or UDI, or a list of those."""
+        if names is None or names == "all":
+            return [m.hostname for m in self.members]
+        if isinstance(names, str):
+            names = [names]
+        out: list[str] = []
+        for name in names:
+            if name in TOPOLOGIES:
+                out += [m.hostname for m in self.members if m.topology == name]
+            else:
+                device = self.device(name)
+                if device is None:
+                    raise KeyError(f"no instance {name!r} in the lab")
+                out.append(
+                    next(m.hostname for m in self.members if self.devices[m.hostname] is device)
+                )
+        return out
+
+    def cli(self, hostname: str, line: str) -> str:
+        """One device CLI line, run through the shell's command tree in privileged mode."""
+        session = self.devices[hostname].session(privileged=True)
+        out = []
+        for part in line.split("\n"):
+            if part.strip():
+                out.append(session.execute(part))
+        return "".join(out)
+
+    def advance(self, seconds: int, names: str | list[str] | None = None) -> list[str]:
+        """Move clocks forward (day by day), running each instance's due work as it goes."""
+        hosts = self.select(names)
+        lines: list[str] = []
+        step = DAY
+        remaining = seconds
+        while remaining > 0:
+            delta = min(step, remaining)
+            remaining -= delta
+            for host in hosts:
+                self.clocks[host].advance(delta)
+            latest = max(c.now() for c in self.clocks.values())
+            if latest > self.authority_clock.now():
+                self.authority_clock.value = latest
+            for host in hosts:
+                try:
+                    lines += [f"{host}: {line}" for line in self.agents[host].tick()]
+                except SmartLicError as exc:
+                    lines.append(f"{host}: {exc.reason}")
+        return lines
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One summary row per instance (``smartlic lab status``)."""
+        out = []
+        for m in self.members:
+            status = self.agents[m.hostname].status()
+            out.append(
+                {
+                    "hostname": m.hostname,
+                    "udi": m.udi,
+                    "topology": m.topology,
+                    "ha": len(m.ha) or 1,
+                    "trust": status.trust_installed,
+                    "policy": status.policy_name or "-",
+                    "unacked": status.summary.waiting_for_ack,
+                    "last_ack": status.last_ack_at,
+                    "next_ack_deadline": status.next_ack_deadline,
+                    "now": status.now,
+                }
+            )
+        return out
+
+    def urls(self) -> dict[str, str]:
+        base = self.authority.url if self.authority else "-"
+        out = {"authority": base, "authority portal": f"{base}/portal"}
+        if self.utility_server is not None:
+            out["utility"] = f"{self.utility_server.url}/cslu/v1/pi"
+        if self.rest is not None:
+            out["device REST"] = f"{self.rest.url}/<hostname>/smartlic-service/"
+        out["device SSH"] = f"ssh -p {self.ssh_port} <hostname>@127.0.0.1"
+        return out
+
+
+@contextlib.contextmanager
+def running(folder: Path, **options: Any) -> Iterator[Lab]:
+    lab = Lab.create(folder, **options)
+    try:
+        yield lab
+    finally:
+        lab.close()

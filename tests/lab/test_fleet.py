@@ -1,0 +1,70 @@
+"""A lab in every topology: instances up, reachable over SSH and the device REST API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from smartlic.core.timefmt import DAY
+from smartlic.lab.demo import ssh_command
+from smartlic.lab.fleet import TOPOLOGIES, USERNAME, Lab, plan_fleet
+
+
+def test_plan_is_realistic() -> None:
+    members = plan_fleet(30, "mixed")
+    assert len({m.udi for m in members}) == 30
+    assert len({m.hostname for m in members}) == 30
+    assert {m.topology for m in members} == set(TOPOLOGIES) - {"mixed"}
+    assert any(len(m.ha) == 3 for m in members)
+    assert all(m.udi.startswith("PID:C9") for m in members)
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_fleet_up_in_every_topology(topology: str, template: Path, tmp_path: Path) -> None:
+    lab = Lab.create(tmp_path / "lab", instances=5, topology=topology, template=template)
+    try:
+        assert len(lab.agents) == 5
+        assert (lab.utility is not None) == any(m.topology.startswith("cslu") for m in lab.members)
+        host = lab.members[0].hostname
+        assert lab.ssh_port is not None and lab.rest is not None
+        out = ssh_command(lab.ssh_port, host, lab.password, "show license summary")
+        assert "network" in out
+        response = httpx.get(
+            f"{lab.rest.url}/{host}/smartlic-service/list",
+            auth=(USERNAME, lab.password),
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert (
+            httpx.get(f"{lab.rest.url}/{host}/smartlic-service/list", timeout=10).status_code == 401
+        )
+        rows = lab.rows()
+        assert {r["topology"] for r in rows} <= set(TOPOLOGIES)
+    finally:
+        lab.close()
+
+
+def test_time_advance_one_instance(template: Path, tmp_path: Path) -> None:
+    lab = Lab.create(tmp_path / "lab", instances=2, topology="air-gapped", template=template)
+    try:
+        before = {h: c.now() for h, c in lab.clocks.items()}
+        lab.advance(3 * DAY, "sw-1")
+        assert lab.clocks["sw-1"].now() == before["sw-1"] + 3 * DAY
+        assert lab.clocks["sw-2"].now() == before["sw-2"]
+        assert lab.authority_clock.now() >= lab.clocks["sw-1"].now()
+    finally:
+        lab.close()
+
+
+def test_lab_reopens_from_its_folder(template: Path, tmp_path: Path) -> None:
+    lab = Lab.create(tmp_path / "lab", instances=2, topology="direct", template=template)
+    lab.cli("sw-1", f"license smart trust idtoken {lab.tokens['id_token']} local")
+    lab.close()
+    again = Lab.open(tmp_path / "lab")
+    try:
+        assert again.agents["sw-1"].status().trust_installed
+        assert not again.agents["sw-2"].status().trust_installed
+    finally:
+        again.close()
