@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from smartlic.authority.cli import app
@@ -209,3 +211,103 @@ def test_cli_device_file_slac_file_policy_for_udi_users_transfer(tmp_path: Path)
         data, "user", "create", "--account", "SA-X", "--username", "x", "--password",
         "short", "--role", "admin", code=1,
     )  # fmt: skip
+
+
+def _usage_bundle(entries: list[tuple[Device, str | None, list[Any]]]) -> bytes:
+    """A utility's usage file: one member per (device, virtual account, reports); no reports
+    makes a hello entry (``items: 0``)."""
+    import io
+    import uuid
+
+    from smartlic.core import bundle
+    from smartlic.core.artifacts import BundleManifest
+    from smartlic.core.envelope import SigningType, sign
+    from smartlic.core.keys import SigningKey
+
+    key = SigningKey.generate()
+    members, lines = [], []
+    for index, (device, va, reports) in enumerate(entries):
+        member = bundle.Member(f"UD_{device.udi.sn}_{index}.xml", xmlfile.write(reports))
+        members.append(member)
+        lines.append(bundle.entry_for(member, device.udi, len(reports), va))
+    manifest = BundleManifest(
+        bundle_id=uuid.uuid4().hex,
+        created_at=T0,
+        created_by="test utility",
+        entries=tuple(lines),
+        signer_public_key=key.public,
+    )
+    signed = sign(ArtifactType.USAGE_FILE, manifest.to_json(), key, SigningType.UTILITY)
+    out = io.BytesIO()
+    bundle.write(out, ArtifactType.USAGE_FILE, manifest, signed, members)
+    return out.getvalue()
+
+
+def test_usage_file_places_each_entry_in_its_virtual_account(world: World) -> None:
+    """One Download All For Cisco file, instances of two VAs of the account and an instance with
+    no report (a hello entry): each is placed in its own VA and gets its ACK with the policy."""
+    import io
+
+    from sqlalchemy import select
+
+    from smartlic.authority.trust.models import ProductInstance
+    from smartlic.core import bundle
+
+    one, two, quiet = Device(), Device(), Device()
+    data = _usage_bundle(
+        [(one, None, [one.rum(), one.rum()]), (two, "VA-Two", [two.rum()]), (quiet, "VA-Two", [])]
+    )
+    with transaction(world.authority.sessions) as s:
+        ack_file, form = UsageService(world.authority).upload(
+            s, world.account_id, world.va_id, data
+        )
+    assert form == "gzip"
+    got = {}
+    for entry, envelopes in bundle.read(
+        io.BytesIO(ack_file), ArtifactType.ACK_FILE, lambda *_: None
+    ):
+        (ack_env,) = [e for e in envelopes if e.type is ArtifactType.ACK]
+        ack = Ack.from_json(ack_env.payload_json())
+        got[ack.udi] = (
+            entry.va,
+            len(ack.acked),
+            ack.policy is not None,
+            ack.account.virtual_account,
+        )
+    assert got == {
+        one.udi: ("VA-One", 2, True, "VA-One"),
+        two.udi: ("VA-Two", 1, True, "VA-Two"),
+        quiet.udi: ("VA-Two", 0, True, "VA-Two"),
+    }
+    with transaction(world.authority.sessions) as s:
+        placed = {
+            p.udi: p.va_id
+            for p in s.scalars(
+                select(ProductInstance).where(ProductInstance.account_id == world.account_id)
+            )
+        }
+    assert placed[str(one.udi)] == world.va_id
+    assert placed[str(two.udi)] == placed[str(quiet.udi)] == world.other_va_id
+
+
+def test_usage_file_naming_another_accounts_va_imports_nothing(world: World) -> None:
+    from smartlic.core.errors import FormatError, NotFoundError
+
+    one, foreign = Device(), Device()
+    for bad in (
+        [(one, None, [one.rum()]), (foreign, "VA-Else", [foreign.rum()])],  # SA-Other's VA
+        [(one, None, [one.rum()]), (one, "VA-Two", [])],  # one instance in two VAs
+    ):
+        with (
+            pytest.raises((NotFoundError, FormatError), match="nothing was imported"),
+            transaction(world.authority.sessions) as s,
+        ):
+            UsageService(world.authority).upload(
+                s, world.account_id, world.va_id, _usage_bundle(bad)
+            )
+    from sqlalchemy import func, select
+
+    from smartlic.authority.usage.models import UsageReport
+
+    with transaction(world.authority.sessions) as s:
+        assert s.scalar(select(func.count()).select_from(UsageReport)) == 0

@@ -266,3 +266,34 @@ def test_ack_file_is_not_a_usage_file() -> None:
 def test_entry_digest_matches_member() -> None:
     member = bundle.Member("x.xml", b"abc")
     assert bundle.entry_for(member, None, 0).sha256 == hashlib.sha256(b"abc").hexdigest()
+
+
+class _ManifestRead(Exception):
+    pass
+
+
+def test_large_manifest_is_read_within_the_bundle_limit() -> None:
+    """A manifest past one artifact's 2 MiB (about 12,000 entries) still reads from a bundle."""
+    members = [bundle.Member(f"dev_{i:05d}.xml", b"<smartLicense/>") for i in range(16_000)]
+    manifest = BundleManifest(
+        bundle_id=uuid.UUID(int=2).hex,
+        created_at=1_700_000_000,
+        created_by="test",
+        entries=tuple(bundle.entry_for(m, None, 1) for m in members),
+        signer_public_key=KEY.public,
+    )
+    signed = sign(ArtifactType.USAGE_FILE, manifest.to_json(), KEY, SigningType.UTILITY)
+    assert len(signed.payload) > 2 * 1024 * 1024
+    out = io.BytesIO()
+    bundle.write(out, ArtifactType.USAGE_FILE, manifest, signed, members)
+    stream = io.BytesIO(out.getvalue())
+    seen: list[int] = []
+
+    def check(envelope: Envelope, parsed: BundleManifest) -> None:
+        envelope.verify_with(KEY.public)
+        seen.append(len(parsed.entries))
+        raise _ManifestRead  # the manifest is all this test needs
+
+    with pytest.raises(_ManifestRead):
+        list(bundle.read(stream, ArtifactType.USAGE_FILE, check))
+    assert seen == [16_000]

@@ -20,6 +20,7 @@ from smartlic.core.errors import CommunicationError
 from smartlic.core.keys import SigningKey
 from smartlic.core.protocol import Response, Status
 from smartlic.instance import Agent
+from smartlic.utility.store import Store
 from tests.utility import forge
 from tests.utility.conftest import (
     POLICY,
@@ -42,11 +43,17 @@ def _authority_rows(auth: AuthorityProc, udi: object) -> int:
 
 
 def _utility_rows(util: UtilityProc, udi: object) -> tuple[int, int]:
-    with sqlite3.connect(util.data / "utility.db") as db:
-        total, waiting = db.execute(
-            "SELECT COUNT(*), SUM(ack_id IS NULL) FROM reports WHERE udi = ?", (str(udi),)
-        ).fetchone()
-    return int(total), int(waiting or 0)
+    """(stored, waiting) reports of ``udi`` in the utility's state, SQLite or PostgreSQL."""
+    store = Store(util.data)
+    try:
+        row = store.row(
+            "SELECT COUNT(*), SUM(CASE WHEN ack_id IS NULL THEN 1 ELSE 0 END) FROM reports "
+            "WHERE udi = ?",
+            (str(udi),),
+        )
+    finally:
+        store.close()
+    return int(row[0]), int(row[1] or 0)
 
 
 @pytest.mark.parametrize("point", ["push.stored", "push.uploaded"])

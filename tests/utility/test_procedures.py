@@ -250,3 +250,53 @@ def test_authorization_codes_through_the_utility(
     synced = agent.sync()
     assert synced.status == "OK"
     assert len(agent.authorization_codes()) == 1
+
+
+def test_push_disconnected_files_give_a_policy_to_an_instance_with_no_usage(
+    shared_authority: AuthorityProc,
+    utility: Callable[..., UtilityProc],
+    make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:
+    """The seed's disconnected procedure for an instance that has nothing to report: its sync
+    (a hello) is remembered, Download All For Cisco writes a hello entry for it, and the ACK
+    file brings its policy, installed on the next sync."""
+    util = utility("--disconnected", "--authority-keys", str(shared_authority.anchor_file))
+    agent = make_agent(shared_authority.anchor, util.cslu_url, use=False)
+    assert agent.sync().status == "OK"
+    assert agent.policy_grant is None
+    usage, ack = tmp_path / "usage.tar.gz", tmp_path / "ack.tar.gz"
+    down = util.json("download-all", str(usage))
+    assert (down["reports"], down["hellos"], down["instances"]) == (0, 1, 1)
+    _authority_upload(shared_authority, usage, ack)
+    up = util.json("upload-from", str(ack))
+    assert (up["acks"], up["reports_acked"], up["policies"]) == (1, 0, 1)
+    assert agent.sync().status == "OK"
+    assert _policy_name(agent) == POLICY
+    # Asked once, answered: nothing left to download.
+    again = util.cli("download-all", str(tmp_path / "again.tar.gz"), check=False)
+    assert again.returncode == 1
+
+
+def test_pull_disconnected_files_give_a_policy_to_a_device_with_no_usage(
+    shared_authority: AuthorityProc,
+    utility: Callable[..., UtilityProc],
+    make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:
+    util = utility("--disconnected")
+    agent = make_agent(shared_authority.anchor, use=False)
+    with rest_device(agent) as port:
+        util.cli(
+            "device", "add", "--host", "127.0.0.1", "--port", str(port), "--udi", str(agent.udi),
+            "--va", VA, "--username", "admin", "--password", DEVICE_PASSWORD,
+        )  # fmt: skip
+        (dev,) = util.json("collect", "--all")["devices"]
+        assert dev["status"] == "waiting for ACK file", dev
+        usage, ack = tmp_path / "usage.tar.gz", tmp_path / "ack.tar.gz"
+        assert util.json("download-all", str(usage))["hellos"] == 1
+        _authority_upload(shared_authority, usage, ack)
+        up = util.json("upload-from", str(ack))
+        assert up["policies"] == 1
+        assert [d["delivered"] for d in up["delivered"]] == [1]
+    assert _policy_name(agent) == POLICY

@@ -571,16 +571,23 @@ class ReturnCode:
 
 @dataclass(frozen=True)
 class BundleEntry:
+    """One member of a bundle. ``va`` is the virtual account (of the uploading smart account)
+    the member's product instance belongs in; ``None`` means the one the upload names. An entry
+    with ``items == 0`` holds no artifact: in a usage file it is a *hello entry*, asking the
+    authority for what the instance lacks (the policy in force, its authorization codes)."""
+
     name: str
     sha256: str
     udi: Udi | None
     items: int
+    va: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "sha256": self.sha256,
             "sudi": self.udi.to_sudi() if self.udi is not None else None,
+            "virtual_account": self.va,
             "items": self.items,
         }
 
@@ -591,9 +598,14 @@ class BundleEntry:
             name=f.str("name", max_len=255, allow_empty=False),
             sha256=_sha256(f, "sha256"),
             udi=Udi.from_sudi(sudi) if sudi is not None else None,
+            va=f.opt_str("virtual_account", max_len=MAX_NAME),
             items=f.int("items", min=0),
         )
         f.done()
+        if out.va == "":
+            raise FormatError(f"manifest entry {out.name}: virtual_account is empty")
+        if out.items == 0 and out.udi is None:
+            raise FormatError(f"manifest entry {out.name}: an empty member must name its sudi")
         return out
 
 

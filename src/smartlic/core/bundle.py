@@ -73,10 +73,14 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def entry_for(member: Member, udi: Udi | None, items: int) -> BundleEntry:
+def entry_for(member: Member, udi: Udi | None, items: int, va: str | None = None) -> BundleEntry:
     """The manifest line for a rendered member."""
     return BundleEntry(
-        name=member.name, sha256=hashlib.sha256(member.data).hexdigest(), udi=udi, items=items
+        name=member.name,
+        sha256=hashlib.sha256(member.data).hexdigest(),
+        udi=udi,
+        items=items,
+        va=va,
     )
 
 
@@ -241,7 +245,8 @@ def _read_inner(
                 raise VerificationError(
                     f"member {info.name!r} does not match its digest in the signed manifest"
                 )
-            yield entry, xmlfile.read(body)
+            # items == 0: a member with no artifact (a usage file's hello entry), and only then.
+            yield entry, xmlfile.read(body, allow_empty=entry.items == 0)
         _drain(gz)
     if expected:
         missing = ", ".join(sorted(expected)[:3])

@@ -131,7 +131,10 @@ class Envelope:
             raise SignatureMismatchError(f"{self.type.value} signature does not verify")
 
     @classmethod
-    def from_json(cls, obj: Any, *, path: str = "envelope") -> Envelope:
+    def from_json(
+        cls, obj: Any, *, path: str = "envelope", max_payload: int = MAX_ENVELOPE_BYTES
+    ) -> Envelope:
+        """``max_payload`` is raised only by readers of larger documents (bundle manifests)."""
         fields = jsonio.Fields(obj, path)
         header = fields.obj("header")
         type_name = header.choice("type", tuple(t.value for t in ArtifactType))
@@ -139,14 +142,16 @@ class Envelope:
         header.done()
         if version != FORMAT_VERSION:
             header.fail("version", f"unsupported format version {version!r} (expected 1.0)")
-        payload = fields.str("payload", max_len=MAX_ENVELOPE_BYTES)
+        payload = fields.str("payload", max_len=max_payload)
         signature = Signature.from_json(fields.obj("signature"))
         fields.done()
         return cls(type=ArtifactType(type_name), payload=payload, signature=signature)
 
     @classmethod
     def parse(cls, data: bytes | str, *, limit: int = MAX_ENVELOPE_BYTES) -> Envelope:
-        return cls.from_json(jsonio.loads(data, what="signed artifact", limit=limit))
+        return cls.from_json(
+            jsonio.loads(data, what="signed artifact", limit=limit), max_payload=limit
+        )
 
     def expect(self, *types: ArtifactType) -> Envelope:
         """Refuse an artifact of another type before anything else looks at it."""

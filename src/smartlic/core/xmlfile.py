@@ -51,9 +51,10 @@ def write(envelopes: list[Envelope] | tuple[Envelope, ...]) -> bytes:
     return ("\n".join(parts) + "\n").encode()
 
 
-def read(data: bytes, *, limit: int = MAX_XML_BYTES) -> list[Envelope]:
+def read(data: bytes, *, limit: int = MAX_XML_BYTES, allow_empty: bool = False) -> list[Envelope]:
     """Every envelope in a ``<smartLicense>`` file, or in one bare artifact element (devices
-    write a bare ``<RUMReport>``).
+    write a bare ``<RUMReport>``). With ``allow_empty`` (a bundle member its manifest declares
+    with ``items: 0``) the file must hold no artifact; otherwise it must hold at least one.
 
     Only parses: signatures are checked by whoever installs the artifacts.
     """
@@ -80,7 +81,9 @@ def read(data: bytes, *, limit: int = MAX_XML_BYTES) -> list[Envelope]:
         elements = [root]
     else:
         raise FormatError(f"not an SLP file: root element <{root.tag}>")
-    if not elements:
+    if allow_empty and elements:
+        raise FormatError(f"the file must hold no artifact, it holds {len(elements)}")
+    if not elements and not allow_empty:
         raise FormatError("<smartLicense> holds no artifact")
     if len(elements) > MAX_ELEMENTS:
         raise OversizedError(f"file holds more than {MAX_ELEMENTS} artifacts")

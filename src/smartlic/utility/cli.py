@@ -25,6 +25,7 @@ from rich.table import Table
 
 from smartlic.core.errors import SmartLicError
 from smartlic.utility.service import Utility
+from smartlic.utility.store import DB_ENV
 
 DATA_ENV = "SMARTLIC_UTILITY_DATA"
 
@@ -54,6 +55,15 @@ err_console = Console(stderr=True)
 Data = Annotated[
     Path,
     typer.Option("--data", help="The utility's state folder.", envvar=DATA_ENV),
+]
+Db = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="State database URL: postgresql://... (default: SQLite in --data; remembered in "
+        "--data once given).",
+        envvar=DB_ENV,
+    ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -106,6 +116,7 @@ class _JsonLogs(logging.Formatter):
 @errors
 def serve(
     data: Data = _default_data(),  # noqa: B008
+    db: Db = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8182,
     authority: Annotated[
@@ -141,7 +152,7 @@ def serve(
 
     if authority and disconnected:
         raise typer.BadParameter("give --authority or --disconnected, not both")
-    utility = Utility(data)
+    utility = Utility(data, db=db)
     utility.configure(
         connected=True if authority else (False if disconnected else None),
         authority_url=authority,
@@ -160,7 +171,7 @@ def serve(
 
         def scheduled() -> None:
             while not stop.wait(collect_every):
-                background = Utility(data)
+                background = Utility(data, db=db)
                 try:
                     background.collect()
                 except Exception:  # the schedule must outlive one bad round
@@ -173,7 +184,7 @@ def serve(
 
         def uploads() -> None:
             while not stop.wait(upload_every):
-                background = Utility(data)
+                background = Utility(data, db=db)
                 try:
                     if background.connected and background.waiting():
                         background.upload_all()
@@ -196,9 +207,13 @@ def serve(
 
 @app.command()
 @errors
-def status(data: Data = _default_data(), as_json: AsJson = False) -> None:  # noqa: B008
+def status(
+    data: Data = _default_data(),  # noqa: B008
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
     """Preferences and counters."""
-    emit(as_json, Utility(data).status())
+    emit(as_json, Utility(data, db=db).status())
 
 
 @device_app.command("add")
@@ -209,11 +224,16 @@ def device_add(
     username: Annotated[str, typer.Option("--username")],
     password: Annotated[str, typer.Option("--password")],
     udi: Annotated[str | None, typer.Option("--udi", help="PID:<pid>,SN:<serial>")] = None,
+    va: Annotated[
+        str | None,
+        typer.Option("--va", help="Its virtual account in usage files (default: the upload's)."),
+    ] = None,
     data: Data = _default_data(),  # noqa: B008
+    db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """Add (or update) one device; its password is stored encrypted."""
-    device = Utility(data).add_device(host, port, username, password, udi)
+    device = Utility(data, db=db).add_device(host, port, username, password, udi, va=va)
     emit(as_json, device, f"device {device['host']}:{device['port']} added (id {device['id']})")
 
 
@@ -222,18 +242,23 @@ def device_add(
 def device_import_csv(
     file: Annotated[Path, typer.Argument(help="CSV: host,port,udi,username,password")],
     data: Data = _default_data(),  # noqa: B008
+    db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """Add many devices from a CSV file (all or nothing)."""
-    devices = Utility(data).import_csv(file.read_text(encoding="utf-8-sig"))
+    devices = Utility(data, db=db).import_csv(file.read_text(encoding="utf-8-sig"))
     emit(as_json, {"imported": len(devices)}, f"{len(devices)} device(s) imported")
 
 
 @device_app.command("list")
 @errors
-def device_list(data: Data = _default_data(), as_json: AsJson = False) -> None:  # noqa: B008
+def device_list(
+    data: Data = _default_data(),  # noqa: B008
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
     """The inventory with each device's last status and error."""
-    devices = Utility(data).devices()
+    devices = Utility(data, db=db).devices()
     if as_json:
         emit(True, devices)
         return
@@ -250,10 +275,11 @@ def device_list(data: Data = _default_data(), as_json: AsJson = False) -> None: 
 def device_remove(
     device: Annotated[str, typer.Argument(help="id, host:port or UDI")],
     data: Data = _default_data(),  # noqa: B008
+    db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """Remove a device from the inventory (its stored reports stay until acknowledged)."""
-    count = Utility(data).remove_device(device)
+    count = Utility(data, db=db).remove_device(device)
     emit(as_json, {"removed": count}, f"{count} device(s) removed")
 
 
@@ -264,12 +290,13 @@ def collect(
     all_: Annotated[bool, typer.Option("--all", help="Every device in the inventory.")] = False,
     parallel: Annotated[int, typer.Option("--parallel", help="Devices at a time.")] = 8,
     data: Data = _default_data(),  # noqa: B008
+    db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """Collect Usage: close-reports, all-reports, store, upload (connected), import the ACK."""
     if not devices and not all_:
         raise typer.BadParameter("name devices or give --all")
-    utility = Utility(data)
+    utility = Utility(data, db=db)
     chosen = None if all_ else list(devices or [])
     total = len(utility.select_devices(chosen))
     with _progress(not as_json) as progress:
@@ -298,11 +325,15 @@ def collect(
 
 @app.command()
 @errors
-def upload(data: Data = _default_data(), as_json: AsJson = False) -> None:  # noqa: B008
+def upload(
+    data: Data = _default_data(),  # noqa: B008
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
     """Connected: send every stored, unacknowledged report to the authority now."""
     with _progress(not as_json) as progress:
         progress.add_task("Uploading to the authority", total=None)
-        result = Utility(data).upload_all()
+        result = Utility(data, db=db).upload_all()
     emit(
         as_json,
         result,
@@ -318,13 +349,14 @@ def upload(data: Data = _default_data(), as_json: AsJson = False) -> None:  # no
 def download_all(
     file: Annotated[Path, typer.Argument(help="Where to write the usage file (tar.gz).")],
     data: Data = _default_data(),  # noqa: B008
+    db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """Download All For Cisco: every unacknowledged report in one usage file."""
     started = time.monotonic()
     with _progress(not as_json) as progress:
         progress.add_task("Writing usage file", total=None)
-        result = Utility(data).download_all(file)
+        result = Utility(data, db=db).download_all(file)
     result["seconds"] = round(time.monotonic() - started, 3)
     emit(
         as_json,
@@ -338,10 +370,11 @@ def download_all(
 def upload_from(
     file: Annotated[Path, typer.Argument(help="The ACK file from the authority (tar.gz).")],
     data: Data = _default_data(),  # noqa: B008
+    db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """Upload From Cisco: import an ACK file, then import the ACKs into pull devices."""
-    utility = Utility(data)
+    utility = Utility(data, db=db)
     try:
         result = utility.upload_from(file)
     except SmartLicError as exc:

@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import secrets
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -42,12 +43,18 @@ from smartlic.core.artifacts import (
     RumReport,
     payload_digest,
 )
-from smartlic.core.envelope import ArtifactType, Envelope, SigningType, sign
+from smartlic.core.envelope import (
+    ArtifactType,
+    Envelope,
+    SigningType,
+    sign,
+)
 from smartlic.core.errors import (
     CommunicationError,
     ConfigurationError,
     FormatError,
     NotFoundError,
+    OversizedError,
     ReplayError,
     SignatureMismatchError,
     SmartLicError,
@@ -130,17 +137,19 @@ class Utility:
         self,
         data: Path,
         *,
+        db: str | None = None,
         clock: Callable[[], float] = time.time,
         upstream_factory: Callable[[str, str | None, str | None], Upstream] | None = None,
     ) -> None:
         self.data = Path(data)
-        self.store = Store(self.data)
+        self.store = Store(self.data, db)
         self.vault = Vault(self.data)
         self.clock = clock
         self._upstream_factory = upstream_factory or (
             lambda url, token, tenant: Upstream(url, token, tenant=tenant)
         )
         self._upstreams: dict[str | None, Upstream] = {}
+        self._tls: ssl.SSLContext | None = None
 
     def now(self) -> int:
         return int(self.clock())
@@ -235,7 +244,7 @@ class Utility:
             for envelope in chain:
                 version = KeySet.from_json(envelope.payload_json()).version
                 c.execute(
-                    "INSERT OR IGNORE INTO keysets (version, envelope) VALUES (?, ?)",
+                    "INSERT INTO keysets (version, envelope) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     (version, envelope.to_bytes().decode()),
                 )
 
@@ -301,7 +310,8 @@ class Utility:
         c.execute(
             "INSERT INTO instances (udi, mode, hostname, last_seen) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (udi) DO UPDATE SET mode = excluded.mode, "
-            "hostname = COALESCE(excluded.hostname, hostname), last_seen = excluded.last_seen",
+            "hostname = COALESCE(excluded.hostname, instances.hostname), "
+            "last_seen = excluded.last_seen",
             (udi, mode, hostname, int(time.time())),
         )
 
@@ -381,13 +391,23 @@ class Utility:
         ids = [verify_report(e).report_id for e in request.reports]
         if not ids:
             return
+        sent = set(ids)
         with self.store.tx() as c:
-            c.execute(
-                "UPDATE acks SET delivered_at = ? WHERE udi = ? AND delivered_at IS NULL "
-                "AND NOT EXISTS (SELECT 1 FROM ack_reports r WHERE r.ack_id = acks.ack_id "
-                "AND r.report_id NOT IN (SELECT value FROM json_each(?)))",
-                (self.now(), str(request.udi), json.dumps(ids)),
-            )
+            covers: dict[str, set[int]] = {}
+            for row in c.execute(
+                "SELECT a.ack_id, r.report_id FROM acks a "
+                "LEFT JOIN ack_reports r ON r.ack_id = a.ack_id "
+                "WHERE a.udi = ? AND a.delivered_at IS NULL",
+                (str(request.udi),),
+            ).fetchall():
+                reports = covers.setdefault(row[0], set())
+                if row[1] is not None:
+                    reports.add(int(row[1]))
+            for ack_id, reports in covers.items():
+                if reports <= sent:
+                    c.execute(
+                        "UPDATE acks SET delivered_at = ? WHERE ack_id = ?", (self.now(), ack_id)
+                    )
 
     def _new_poll(self, request: Request, body: bytes, retry_after: int) -> Response:
         poll_id = secrets.token_hex(16)
@@ -464,7 +484,22 @@ class Utility:
                     error_message=response.error_message,
                 )
         held = self._missing(request.udi, request.state)
+        if request.state.policy_issued_at is None and not any(
+            e.type is ArtifactType.POLICY for e in held
+        ):
+            # No policy and none held: the next Download All For Cisco asks for it.
+            self._want(request.udi, None)
         return Response.ok(request.message_id, self._with_keysets(held, request.state))
+
+    def _want(self, udi: Udi, va: str | None) -> None:
+        """Remember that ``udi`` lacks what only the authority can give (its policy): Download
+        All For Cisco then writes a hello entry for it, even with no report to send."""
+        with self.store.tx() as c:
+            c.execute(
+                "INSERT INTO wants (udi, va, asked_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (udi) DO UPDATE SET va = COALESCE(excluded.va, wants.va)",
+                (str(udi), va, self.now()),
+            )
 
     def _forward_only(self, request: Request, body: bytes, tenant: str | None) -> Response:
         """Trust requests and authorization requests/returns need the authority now."""
@@ -544,14 +579,15 @@ class Utility:
 
     def _store_ack(self, c: Any, ack: Ack, envelope: Envelope) -> int:
         c.execute(
-            "INSERT OR IGNORE INTO acks (ack_id, udi, envelope, received_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO acks (ack_id, udi, envelope, received_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (ack.ack_id, str(ack.udi), envelope.to_bytes().decode(), self.now()),
         )
         acked = 0
         for item in ack.acked:
             c.execute(
-                "INSERT OR IGNORE INTO ack_reports (ack_id, udi, report_id, digest) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO ack_reports (ack_id, udi, report_id, digest) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (ack.ack_id, str(ack.udi), item.report_id, item.digest),
             )
             # An ACK acknowledges reports of its UDI (or of a member of its HA set).
@@ -569,8 +605,8 @@ class Utility:
     ) -> None:
         grant = PolicyGrant.from_json(check(envelope, ArtifactType.POLICY))
         c.execute(
-            "INSERT OR IGNORE INTO artifacts (udi, kind, ref, issued_at, envelope) "
-            "VALUES (?, 'policy', ?, ?, ?)",
+            "INSERT INTO artifacts (udi, kind, ref, issued_at, envelope) "
+            "VALUES (?, 'policy', ?, ?, ?) ON CONFLICT DO NOTHING",
             (str(udi), payload_digest(envelope), grant.issued_at, envelope.to_bytes().decode()),
         )
 
@@ -580,8 +616,8 @@ class Utility:
     ) -> None:
         code = AuthorizationCode.from_json(check(envelope, ArtifactType.SLAC))
         c.execute(
-            "INSERT OR IGNORE INTO artifacts (udi, kind, ref, issued_at, envelope) "
-            "VALUES (?, 'slac', ?, ?, ?)",
+            "INSERT INTO artifacts (udi, kind, ref, issued_at, envelope) "
+            "VALUES (?, 'slac', ?, ?, ?) ON CONFLICT DO NOTHING",
             (str(udi), code.code_id, code.issued_at, envelope.to_bytes().decode()),
         )
 
@@ -590,8 +626,9 @@ class Utility:
         ack_ids: list[str] = []
         for udi, report_id, digest in keys:
             row = self.store.row(
-                "SELECT ack_id FROM ack_reports WHERE udi = ? AND report_id = ? AND digest = ? "
-                "ORDER BY rowid DESC LIMIT 1",
+                "SELECT r.ack_id FROM ack_reports r JOIN acks a ON a.ack_id = r.ack_id "
+                "WHERE r.udi = ? AND r.report_id = ? AND r.digest = ? "
+                "ORDER BY a.received_at DESC, r.ack_id DESC LIMIT 1",
                 (udi, report_id, digest),
             )
             if row is None:
@@ -646,8 +683,8 @@ class Utility:
         for envelope in artifacts:
             if envelope.type is ArtifactType.ACK:
                 c.execute(
-                    "UPDATE acks SET delivered_at = ? WHERE envelope = ? AND delivered_at IS NULL",
-                    (self.now(), envelope.to_bytes().decode()),
+                    "UPDATE acks SET delivered_at = ? WHERE ack_id = ? AND delivered_at IS NULL",
+                    (self.now(), Ack.from_json(envelope.payload_json()).ack_id),
                 )
 
     # --- inventory (pull) -------------------------------------------------------------------
@@ -660,23 +697,46 @@ class Utility:
         password: str,
         udi: str | None = None,
         scheme: str = "http",
+        va: str | None = None,
     ) -> dict[str, Any]:
+        with self.store.tx() as c:
+            self._put_device(c, host, port, username, password, udi, scheme, va)
+        device = self.store.row("SELECT * FROM devices WHERE host = ? AND port = ?", (host, port))
+        assert device is not None
+        return self._device_json(device)
+
+    def _put_device(
+        self,
+        c: Any,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        udi: str | None,
+        scheme: str = "http",
+        va: str | None = None,
+    ) -> None:
         if udi:
             udi = str(Udi.parse(udi))
         if not host or not 0 < port < 65536:
             raise FormatError(f"bad device address {host!r}:{port}")
         context = f"{host}:{port}"
-        with self.store.tx() as c:
-            c.execute(
-                "INSERT INTO devices (host, port, username, password, udi, scheme) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (host, port) DO UPDATE SET "
-                "username = excluded.username, password = excluded.password, "
-                "udi = COALESCE(excluded.udi, udi), scheme = excluded.scheme",
-                (host, port, username, self.vault.encrypt(password, context), udi, scheme),
-            )
-        device = self.store.row("SELECT * FROM devices WHERE host = ? AND port = ?", (host, port))
-        assert device is not None
-        return self._device_json(device)
+        c.execute(
+            "INSERT INTO devices (host, port, username, password, udi, scheme, va) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host, port) DO UPDATE SET "
+            "username = excluded.username, password = excluded.password, "
+            "udi = COALESCE(excluded.udi, devices.udi), scheme = excluded.scheme, "
+            "va = COALESCE(excluded.va, devices.va)",
+            (
+                host,
+                port,
+                username,
+                self.vault.encrypt(password, context),
+                udi,
+                scheme,
+                va or None,
+            ),
+        )
 
     def import_csv(self, text: str) -> list[dict[str, Any]]:
         """Rows ``host, port, udi, username, password`` (a header row is allowed)."""
@@ -697,7 +757,16 @@ class Utility:
             if not port.isdigit():
                 raise FormatError(f"CSV row {number}: port {port!r} is not a number")
             parsed.append((host, int(port), udi or None, username, password))
-        return [self.add_device(h, p, u, w, udi) for h, p, udi, u, w in parsed]
+        # One transaction: all or nothing, and one sync to disk for the whole file.
+        with self.store.tx() as c:
+            for item in parsed:
+                self._put_device(c, item[0], item[1], item[3], item[4], item[2])
+        wanted = {(item[0], item[1]) for item in parsed}
+        return [
+            self._device_json(r)
+            for r in self.store.rows("SELECT * FROM devices ORDER BY id")
+            if (r["host"], r["port"]) in wanted
+        ]
 
     def devices(self) -> list[dict[str, Any]]:
         return [self._device_json(r) for r in self.store.rows("SELECT * FROM devices ORDER BY id")]
@@ -710,6 +779,7 @@ class Utility:
             "port": row["port"],
             "udi": row["udi"],
             "username": row["username"],
+            "va": row["va"],
             "status": row["status"],
             "error": row["error"],
             "last_collect_at": row["last_collect_at"],
@@ -763,10 +833,15 @@ class Utility:
 
     def _device_client(self, device: Any, timeout: float) -> httpx.Client:
         password = self.vault.decrypt(device["password"], f"{device['host']}:{device['port']}")
+        if self._tls is None:
+            # One TLS context for every device client: building one (loading the CA bundle)
+            # costs more than a whole collection from a device.
+            self._tls = ssl.create_default_context()
         return httpx.Client(
             base_url=f"{device['scheme']}://{device['host']}:{device['port']}",
             auth=(device["username"], password),
             timeout=timeout,
+            verify=self._tls,
         )
 
     def _collect_one(self, device: Any, timeout: float) -> dict[str, Any]:
@@ -825,6 +900,10 @@ class Utility:
         if known is None:
             result.update(status="no reports", error="no reports yet and no UDI known")
             return
+        wanted = not reports and not self.connected
+        if wanted:
+            # Nothing to report, but the device may lack its policy: ask through the files.
+            self._want(known, device["va"])
         for item in reports:
             if item.udi != known and not item.ha.contains(known):
                 raise WrongUdiError(f"device answered a report of {item.udi}, expected {known}")
@@ -836,7 +915,7 @@ class Utility:
             uploaded, acked = self.upload_pending(known)
             result.update(uploaded=uploaded, acked=acked)
         result["delivered"] = self._deliver_to_device(client, known)
-        if not self.connected and self.waiting(known):
+        if not self.connected and (wanted or self.waiting(known)):
             result["status"] = "waiting for ACK file"
 
     def waiting(self, udi: Udi | None = None) -> int:
@@ -963,8 +1042,14 @@ class Utility:
         rows = self.store.rows(
             "SELECT udi, envelope FROM reports WHERE ack_id IS NULL ORDER BY udi, report_id"
         )
-        if not rows:
+        wants = {r["udi"]: r["va"] for r in self.store.rows("SELECT udi, va FROM wants")}
+        if not rows and not wants:
             raise NotFoundError("no unreported usage: nothing to download for Cisco")
+        # The virtual account of each instance: its device's (pull), else the one it asked in.
+        vas: dict[str, str | None] = dict(wants)
+        for device in self.store.rows("SELECT udi, va FROM devices WHERE udi IS NOT NULL"):
+            if device["va"]:
+                vas[device["udi"]] = device["va"]
         groups: dict[str, list[Envelope]] = {}
         for row in rows:
             groups.setdefault(row["udi"], []).append(Envelope.parse(row["envelope"]))
@@ -976,7 +1061,14 @@ class Utility:
                 f"UD_{_safe(udi.sn)}_{_safe(udi.pid)}.xml", xmlfile.write(envelopes)
             )
             members.append(member)
-            entries.append(bundle.entry_for(member, udi, len(envelopes)))
+            entries.append(bundle.entry_for(member, udi, len(envelopes), vas.get(udi_text)))
+        hellos = sorted(set(wants) - set(groups))
+        for udi_text in hellos:
+            # A hello entry: no report, asks for what the instance lacks (docs/formats.md).
+            udi = Udi.parse(udi_text)
+            member = bundle.Member(f"HELLO_{_safe(udi.sn)}_{_safe(udi.pid)}.xml", xmlfile.write([]))
+            members.append(member)
+            entries.append(bundle.entry_for(member, udi, 0, vas.get(udi_text)))
         prefs = self.store.prefs()
         key = self.vault.signing_key()
         account = (
@@ -993,6 +1085,14 @@ class Utility:
             signer_public_key=key.public,
         )
         signed = sign(ArtifactType.USAGE_FILE, manifest.to_json(), key, SigningType.UTILITY)
+        if len(signed.payload) > bundle.MAX_MANIFEST_BYTES:
+            # The manifest is one envelope: past its size limit no authority can read the file.
+            raise OversizedError(
+                f"{len(entries)} instances do not fit in one usage file (its manifest would be "
+                f"{len(signed.payload)} bytes, more than {bundle.MAX_MANIFEST_BYTES}); "
+                "nothing written",
+                hint="About a million instances fit in one usage file; see docs/utility.md.",
+            )
         out = io.BytesIO()
         bundle.write(out, ArtifactType.USAGE_FILE, manifest, signed, members)
         data = out.getvalue()
@@ -1007,7 +1107,8 @@ class Utility:
             "file": str(path),
             "bundle_id": manifest.bundle_id,
             "reports": len(rows),
-            "instances": len(groups),
+            "instances": len(groups) + len(hellos),
+            "hellos": len(hellos),
             "bytes": len(data),
         }
 
@@ -1085,6 +1186,7 @@ class Utility:
                 acked += self._accept_in(c, [env], udi, check)
                 if Ack.from_json(env.payload_json()).policy is not None:
                     policies += 1
+                c.execute("DELETE FROM wants WHERE udi = ?", (str(udi),))
             fault("upload_from.mid")
             c.execute(
                 "UPDATE bundles SET imported_at = ? WHERE bundle_id = ?",

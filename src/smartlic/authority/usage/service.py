@@ -40,6 +40,7 @@ from smartlic.core.artifacts import (
 from smartlic.core.envelope import ArtifactType, Envelope, SigningType, sign
 from smartlic.core.errors import (
     FormatError,
+    NotFoundError,
     ReplayError,
     SignatureMismatchError,
     VerificationError,
@@ -337,26 +338,50 @@ class UsageService:
                 raise SignatureMismatchError("the usage file manifest has a wrong signing type")
             signed.verify_with(manifest.signer_public_key)
 
-        groups: dict[Udi, list[Envelope]] = {}
+        # Each entry names the virtual account its instance belongs in (null: the upload's),
+        # always one of the uploading smart account: a name found in no VA of this account
+        # (another account's, or a typo) refuses the whole file before anything is stored.
+        accounts = AccountRepository(session, account_id)
+        va_ids: dict[str | None, str] = {None: va_id}
+        groups: dict[Udi, tuple[str, list[Envelope]]] = {}
         for entry, envelopes in bundle.read(
             io.BytesIO(data), ArtifactType.USAGE_FILE, check_manifest
         ):
             if entry.udi is None:
                 raise FormatError(f"usage file member {entry.name} names no product instance")
-            groups.setdefault(entry.udi, []).extend(envelopes)
+            if entry.va not in va_ids:
+                try:
+                    va_ids[entry.va] = accounts.va_by_name(str(entry.va)).id
+                except NotFoundError:
+                    raise NotFoundError(
+                        f"usage file member {entry.name} is for virtual account {entry.va!r}, "
+                        "which is not in this smart account; nothing was imported",
+                        hint="Upload the file to the smart account that holds that virtual "
+                        "account, or create it there.",
+                    ) from None
+            target = va_ids[entry.va]
+            previous = groups.get(entry.udi)
+            if previous is not None and previous[0] != target:
+                raise FormatError(
+                    f"usage file names {entry.udi} in two virtual accounts; nothing was imported"
+                )
+            # A hello entry (no reports) still gets an ACK: the policy in force, its codes.
+            groups.setdefault(entry.udi, (target, []))[1].extend(envelopes)
+        va_names = {v: k for k, v in va_ids.items() if k is not None}
         members: list[bundle.Member] = []
         entries = []
-        for udi, envelopes in groups.items():
+        for udi, (target, envelopes) in groups.items():
             ack = self.ingest(
-                session, account_id, va_id, udi, envelopes, InstanceState(), actor=actor
+                session, account_id, target, udi, envelopes, InstanceState(), actor=actor
             )
             # The key-set chain rides ahead of the ACK so an instance can follow any rotation.
             member = bundle.Member(
                 f"ACK_{udi.sn}_{udi.pid}.xml", xmlfile.write([*self.authority.chain(), ack])
             )
             members.append(member)
-            entries.append(bundle.entry_for(member, udi, 1))
-        accounts = AccountRepository(session, account_id)
+            if target not in va_names:
+                va_names[target] = accounts.va(target).name
+            entries.append(bundle.entry_for(member, udi, 1, va=va_names[target]))
         now = self.authority.now()
         manifest = BundleManifest(
             bundle_id=uuid.uuid4().hex,
