@@ -7,6 +7,7 @@ Needs the Debian chromium at /usr/bin/chromium (``make test`` installs it).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,5 +28,6 @@ if __name__ == "__main__":
                 "no:cacheprovider",
             ],
             cwd=ROOT,
+            env={**os.environ, "SMARTLIC_WRITE_SCREENSHOTS": "1"},
         )
     )
