@@ -212,3 +212,30 @@ def test_sync_all_fetches_what_the_members_lack(
     # nothing new: the code is not furnished again
     clock.advance(HOUR)
     assert stack.sync("all").installed == ()
+
+
+def test_dual_supervisor_chassis_is_one_instance(
+    make_agent: Callable[..., Agent], served: str, authority: MiniAuthority, clock: ManualClock
+) -> None:
+    """A C9400 with two supervisors lists the chassis UDI as Active and Standby: `trust all`
+    sends one request, `show license udi` prints both lines like the device does, and the RUM
+    report carries both members."""
+    from smartlic.instance.shell.render import show_udi
+
+    chassis = HaSet.parse(f"Active:{UDI};Standby:{UDI}")
+    agent = make_agent(identity=Identity(UDI, "c9407r-1", ha=chassis))
+    agent.configure(transport="cslu", cslu_url=f"{served}/cslu/v1/pi")
+    result = agent.trust_idtoken("good-token", "all")
+    assert result.status == "OK" and result.failed == ()
+    assert authority.trusted == [UDI]
+    assert set(agent.trust_codes()) == {UDI}
+    shown = show_udi(agent)
+    assert f"Active:{UDI}" in shown and f"Standby:{UDI}" in shown
+    agent.use("network-advantage")
+    clock.advance(HOUR)
+    assert agent.sync().acked == 1
+    ((udi, report_id),) = authority.stored
+    assert udi == UDI
+    envelope = agent.report_envelope(report_id)
+    assert envelope is not None
+    assert RumReport.from_json(envelope.payload_json()).ha == chassis

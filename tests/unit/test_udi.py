@@ -217,7 +217,11 @@ def test_member_order_does_not_affect_equality() -> None:
             "has 2 Standby members (PID:C9300-24U,SN:FHH2043P09E, PID:C9300-48T,SN:FCW2139L056)",
         ),
         (((HaRole.ACTIVE, A), (HaRole.MEMBER, A)), "appears more than once"),
-        (((HaRole.ACTIVE, A), (HaRole.STANDBY, A)), "appears more than once"),
+        (
+            ((HaRole.ACTIVE, A), (HaRole.STANDBY, A), (HaRole.MEMBER, A)),
+            "appears more than once",
+        ),
+        (((HaRole.ACTIVE, A), (HaRole.STANDBY, B), (HaRole.MEMBER, B)), "appears more than once"),
         (
             ((HaRole.ACTIVE, A), *((HaRole.MEMBER, Udi("C9300", f"S{n}")) for n in range(16))),
             "has 17 members; at most 16",
@@ -227,6 +231,18 @@ def test_member_order_does_not_affect_equality() -> None:
 def test_invalid_ha_sets_are_refused(members: tuple[tuple[HaRole, Udi], ...], reason: str) -> None:
     with pytest.raises(FormatError, match=re.escape(reason)):
         HaSet(tuple(HaMember(role, udi) for role, udi in members))
+
+
+def test_dual_supervisor_chassis_lists_its_udi_as_active_and_standby() -> None:
+    """A C9400/C9600 with two supervisors prints the chassis UDI twice in ``show license udi``;
+    it is still one product instance, so it is reported, trusted and counted once."""
+    chassis = Udi("C9407R", "FXS2119Q2U7")
+    ha = HaSet.parse(f"Active:{chassis};Standby:{chassis}")
+    assert [member.role for member in ha.members] == [HaRole.ACTIVE, HaRole.STANDBY]
+    assert ha.udis == (chassis,)
+    assert ha.standby == chassis
+    assert ha.role_of(chassis) is HaRole.ACTIVE
+    assert HaSet.from_json(ha.to_json()) == ha
 
 
 def test_sixteen_members_are_allowed() -> None:

@@ -153,6 +153,12 @@ _ROLE_ORDER = {HaRole.ACTIVE: 0, HaRole.STANDBY: 1, HaRole.MEMBER: 2}
 _ROLE_VALUES = tuple(role.value for role in HaRole)
 
 
+def _same_chassis(first: HaRole, second: HaRole) -> bool:
+    """Modular chassis (C9400, C9600) with two supervisors list the chassis UDI as both Active
+    and Standby in ``show license udi``; any other repeat is a configuration mistake."""
+    return {first, second} == {HaRole.ACTIVE, HaRole.STANDBY}
+
+
 @dataclass(frozen=True, slots=True)
 class HaMember:
     role: HaRole
@@ -195,9 +201,12 @@ class HaSet:
             raise FormatError("HA set has no Active member (exactly one is required)")
         by_udi: dict[Udi, HaRole] = {}
         for member in members:
-            if member.udi in by_udi:
-                raise FormatError(f"UDI {member.udi} appears more than once in the HA set")
-            by_udi[member.udi] = member.role
+            if member.udi in by_udi and not _same_chassis(by_udi[member.udi], member.role):
+                raise FormatError(
+                    f"UDI {member.udi} appears more than once in the HA set "
+                    "(only the Active and Standby supervisors of one chassis share a UDI)"
+                )
+            by_udi.setdefault(member.udi, member.role)
         object.__setattr__(self, "members", members)
         object.__setattr__(self, "_by_udi", by_udi)
 
@@ -216,7 +225,8 @@ class HaSet:
 
     @property
     def udis(self) -> tuple[Udi, ...]:
-        return tuple(member.udi for member in self.members)
+        """Each UDI once: a dual-supervisor chassis is one product instance, not two."""
+        return tuple(self._by_udi)
 
     def contains(self, udi: Udi) -> bool:
         return udi in self._by_udi
