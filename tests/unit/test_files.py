@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from smartlic.core import bundle, xmlfile
+from smartlic.core import bundle, jsonio, xmlfile
 from smartlic.core.artifacts import BundleManifest
 from smartlic.core.envelope import ArtifactType, Envelope, SigningType, sign
 from smartlic.core.errors import (
@@ -273,8 +273,10 @@ class _ManifestRead(Exception):
 
 
 def test_large_manifest_is_read_within_the_bundle_limit() -> None:
-    """A manifest past one artifact's 2 MiB (about 12,000 entries) still reads from a bundle."""
-    members = [bundle.Member(f"dev_{i:05d}.xml", b"<smartLicense/>") for i in range(16_000)]
+    """A manifest past one artifact's 2 MiB and past the 4 MiB of any other JSON document (about
+    28,000 entries: a disconnected utility's fleet of 20,000 with UDIs) still reads from a
+    bundle: only the bundle's own limit applies to it."""
+    members = [bundle.Member(f"dev_{i:05d}.xml", b"<smartLicense/>") for i in range(40_000)]
     manifest = BundleManifest(
         bundle_id=uuid.UUID(int=2).hex,
         created_at=1_700_000_000,
@@ -283,7 +285,7 @@ def test_large_manifest_is_read_within_the_bundle_limit() -> None:
         signer_public_key=KEY.public,
     )
     signed = sign(ArtifactType.USAGE_FILE, manifest.to_json(), KEY, SigningType.UTILITY)
-    assert len(signed.payload) > 2 * 1024 * 1024
+    assert len(signed.payload) > jsonio.MAX_JSON_BYTES
     out = io.BytesIO()
     bundle.write(out, ArtifactType.USAGE_FILE, manifest, signed, members)
     stream = io.BytesIO(out.getvalue())
@@ -296,4 +298,4 @@ def test_large_manifest_is_read_within_the_bundle_limit() -> None:
 
     with pytest.raises(_ManifestRead):
         list(bundle.read(stream, ArtifactType.USAGE_FILE, check))
-    assert seen == [16_000]
+    assert seen == [40_000]

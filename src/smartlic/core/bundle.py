@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from smartlic.core import xmlfile
+from smartlic.core import jsonio, xmlfile
 from smartlic.core.artifacts import BundleEntry, BundleManifest
 from smartlic.core.envelope import ArtifactType, Envelope
 from smartlic.core.errors import FormatError, OversizedError, VerificationError
@@ -202,7 +202,11 @@ def read(
                 if len(envelopes) != 1:
                     raise FormatError("manifest.xml must hold exactly one manifest")
                 signed = envelopes[0].expect(kind)
-                manifest = BundleManifest.from_json(signed.payload_json())
+                # The manifest grows with the fleet: only the bundle's limit applies to it,
+                # not the 4 MiB of an ordinary JSON document.
+                manifest = BundleManifest.from_json(
+                    jsonio.loads(signed.payload, what="manifest payload", limit=MAX_MANIFEST_BYTES)
+                )
                 verify_manifest(signed, manifest)
                 continue
             if manifest is None:
