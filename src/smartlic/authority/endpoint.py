@@ -95,8 +95,12 @@ class ProtocolService:
         udi = ""
         fields = fields if fields is not None else {}
         try:
-            message_id = _guess_message_id(body)
-            request = Request.parse(body)
+            try:
+                request = Request.parse(body)
+            except SmartLicError:
+                # Only a refused body is decoded a second time, to name its message id.
+                message_id = _guess_message_id(body)
+                raise
             message_id, kind, udi = request.message_id, request.kind.value, str(request.udi)
             fields.update(kind=kind, udi=udi)
             if request.kind is Kind.TRUST_REQUEST:

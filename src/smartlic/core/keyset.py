@@ -193,4 +193,11 @@ class Verifier:
             )
         key = self.trusted.key_for(envelope.signature.key, now)
         envelope.verify_with(key)
+        if envelope.type in (ArtifactType.USAGE_FILE, ArtifactType.ACK_FILE):
+            # A bundle manifest grows with the fleet: it has the bundle's limit, not 4 MiB.
+            return jsonio.loads(
+                envelope.payload,
+                what=f"{envelope.type.value} payload",
+                limit=jsonio.MAX_MANIFEST_BYTES,
+            )
         return envelope.payload_json()

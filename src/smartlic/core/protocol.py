@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from smartlic.core import jsonio
-from smartlic.core.envelope import Envelope
+from smartlic.core.envelope import Envelope, read_sudi
 from smartlic.core.errors import FormatError, SmartLicError, error_from_code
 from smartlic.core.udi import HaSet, Udi
 
@@ -36,6 +36,10 @@ class Status(StrEnum):
     OK = "OK"
     OK_POLL = "OK_POLL"
     ERROR = "ERROR"
+
+
+_KINDS = tuple(k.value for k in Kind)
+_STATUSES = tuple(s.value for s in Status)
 
 
 @dataclass(frozen=True)
@@ -122,8 +126,8 @@ class Request:
     def parse(cls, data: bytes | str, *, limit: int = MAX_MESSAGE_BYTES) -> Request:
         f = jsonio.Fields(jsonio.loads(data, what="request", limit=limit), "request")
         f.choice("protocol", (PROTOCOL,))
-        kind = Kind(f.choice("kind", tuple(k.value for k in Kind)))
-        udi = Udi.from_sudi(f.obj("sudi"))
+        kind = Kind(f.choice("kind", _KINDS))
+        udi = read_sudi(f.obj("sudi"))
         common: dict[str, Any] = {
             "kind": kind,
             "message_id": f.str("message_id", max_len=64, allow_empty=False),
@@ -209,7 +213,7 @@ class Response:
     def parse(cls, data: bytes | str, *, limit: int = MAX_MESSAGE_BYTES) -> Response:
         f = jsonio.Fields(jsonio.loads(data, what="response", limit=limit), "response")
         f.choice("protocol", (PROTOCOL,))
-        status = Status(f.choice("status", tuple(s.value for s in Status)))
+        status = Status(f.choice("status", _STATUSES))
         in_reply_to = f.str("in_reply_to", max_len=64, allow_empty=False)
         artifacts = tuple(
             Envelope.from_json(item, path=f"response.artifacts[{i}]")

@@ -15,18 +15,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from smartlic.authority import audit
 from smartlic.authority.accounts.repository import AccountRepository
 from smartlic.authority.authorization.service import AuthorizationService
 from smartlic.authority.context import Authority
 from smartlic.authority.db import new_id
 from smartlic.authority.policy.service import PolicyService
-from smartlic.authority.trust.repository import InstanceRepository
-from smartlic.authority.trust.service import find_placement, place_instance, trust_key
-from smartlic.authority.usage.models import ReportTombstone, StoredAck, UsageReport
+from smartlic.authority.usage.placement import Placements
 from smartlic.authority.usage.repository import UsageRepository
 from smartlic.core import bundle, jsonio, xmlfile
 from smartlic.core.artifacts import (
@@ -125,12 +121,13 @@ class UsageService:
         now = self.authority.now()
         # Reads and signature checks first, writes after: on SQLite the write lock (one writer
         # for all workers) is then held only for the inserts, not for the verification.
-        known = find_placement(session, account_id, va_id, sender)
         members = ha.udis if ha is not None else (sender,)
-        instances = InstanceRepository(session, account_id)
+        where = Placements(session, account_id, va_id, [str(u) for u in (sender, *members)])
+        known = where.here(str(sender))
         trusted_keys: dict[str, VerifyKey] = {}
         for udi in members:
-            key = trust_key(known if udi == sender else instances.by_udi(str(udi)))
+            row = known if udi == sender else where.in_account(str(udi))
+            key = row.trust_key() if row is not None else None
             if key is not None:
                 trusted_keys[key.key_id] = key
 
@@ -140,81 +137,68 @@ class UsageService:
             return report.udi == sender or report.ha.contains(sender)
 
         verified = [self.verify_report(env, trusted_keys, udi_allowed) for env in reports]
-        if known is None:
-            instance = place_instance(session, account_id, va_id, sender, now, hostname)
-        else:
-            instance = known
-            if hostname and instance.hostname != hostname:
-                instance.hostname = hostname
+        sender_id = where.place(str(sender), now, hostname)
+        touched = [sender_id] if known is not None else []
+        if known is not None and hostname and known.hostname != hostname:
+            where.rename(sender_id, hostname)
         repo = UsageRepository(session, account_id)
         acked: list[AckedReport] = []
-        seen: dict[tuple[str, int], str] = {}
         by_udi: dict[Udi, list[Verified]] = {}
         for item in verified:
             by_udi.setdefault(item.report.udi, []).append(item)
-        rows: list[dict[str, object]] = []
+        rows: list[tuple[object, ...]] = []
         for udi, items in by_udi.items():
-            owner = (
-                instance if udi == sender else place_instance(session, account_id, va_id, udi, now)
-            )
-            ids = [i.report.report_id for i in items]
-            stored = repo.stored(va_id, str(udi), ids)
-            buried = repo.tombstones(str(udi), ids)
+            text = str(udi)
+            if udi == sender:
+                owner = sender_id
+            else:
+                was_known = where.here(text) is not None
+                owner = where.place(text, now)
+                if was_known:
+                    touched.append(owner)
+            before = repo.seen(va_id, text, [i.report.report_id for i in items])
+            earlier: dict[int, str] = {}
             for item in items:
                 rid = item.report.report_id
-                earlier = seen.get((str(udi), rid))
-                old: UsageReport | ReportTombstone | None = stored.get(rid) or buried.get(rid)
-                digest_before = old.digest if old is not None else earlier
+                old = before.get(rid)
+                digest_before = old[0] if old is not None else earlier.get(rid)
                 if digest_before is not None and digest_before != item.digest:
                     raise ReplayError(
                         f"report id {rid} of {udi} is already stored with other content",
                         hint="A report id identifies one report forever; this looks like a "
                         "replayed or altered report. Nothing from this request was stored.",
                     )
-                status = "ACCEPTED" if item.trusted else "UNTRUSTED"
-                if old is not None:
-                    status = "ACCEPTED" if old.trusted else "UNTRUSTED"
-                if old is None and earlier is None:
-                    rows.append(
-                        {
-                            "id": new_id(),
-                            "account_id": account_id,
-                            "va_id": va_id,
-                            "instance_id": owner.id,
-                            "udi": str(udi),
-                            "report_id": rid,
-                            "digest": item.digest,
-                            "trusted": item.trusted,
-                            "license_name": item.report.license_name,
-                            "entitlement_tag": item.report.entitlement_tag,
-                            "count": _count(item.report),
-                            "start_at": item.report.start_time,
-                            "end_at": item.report.end_time,
-                            "received_at": now,
-                            "envelope": item.envelope.to_bytes().decode(),
-                        }
+                if rid in earlier:
+                    continue  # the same report twice in one request: stored and ACKed once
+                earlier[rid] = item.digest
+                trusted = old[1] if old is not None else item.trusted
+                acked.append(AckedReport(rid, item.digest, "ACCEPTED" if trusted else "UNTRUSTED"))
+                if old is None:
+                    report = item.report
+                    rows.append(  # in REPORT_COLUMNS order
+                        (
+                            new_id(),
+                            account_id,
+                            va_id,
+                            owner,
+                            text,
+                            rid,
+                            item.digest,
+                            item.trusted,
+                            report.license_name,
+                            report.entitlement_tag,
+                            _count(report),
+                            report.start_time,
+                            report.end_time,
+                            now,
+                            item.envelope.to_bytes().decode(),
+                        )
                     )
-                if earlier is None:
-                    acked.append(AckedReport(rid, item.digest, status))
-                seen[(str(udi), rid)] = item.digest
-            owner.last_report = now
-        instance.last_report = now
-        new_rows = len(rows)
+        where.touch(touched, now)
+        repo.insert_reports(rows)
         if rows:
-            # One executemany (Core): the ORM's per-object unit of work costs more than the
-            # signature checks. The unique index refuses a concurrent duplicate (retried).
-            session.execute(insert(UsageReport), rows)
-        if new_rows:
-            audit.record(
-                session,
-                at=now,
-                account_id=account_id,
-                actor=actor,
-                action="usage.ingest",
-                subject=str(sender),
-                detail=f"stored={new_rows} acked={len(acked)}",
-            )
-        return self._ack(session, account_id, va_id, sender, acked, state, now, fresh=new_rows > 0)
+            repo.audit_ingest(now, actor, str(sender), f"stored={len(rows)} acked={len(acked)}")
+        return self._ack(session, account_id, va_id, sender, acked, state, now, fresh=bool(rows))
 
     def _ack(
         self,
@@ -243,9 +227,9 @@ class UsageService:
         )
         ack_key = hashlib.sha256(key_material).hexdigest()
         repo = UsageRepository(session, account_id)
-        existing = None if fresh else repo.ack(va_id, str(udi), ack_key)
+        existing = None if fresh else repo.stored_ack(va_id, str(udi), ack_key)
         if existing is not None:
-            return Envelope.parse(existing.envelope)
+            return Envelope.parse(existing)
         names = self.authority.names.get((account_id, va_id))
         if names is None:
             names = AccountRepository(session, account_id).names(va_id)
@@ -268,17 +252,7 @@ class UsageService:
         envelope = sign(
             ArtifactType.ACK, ack.to_json(), self.authority.signer(), SigningType.AUTHORITY
         )
-        repo.add(
-            StoredAck(
-                account_id=account_id,
-                va_id=va_id,
-                udi=str(udi),
-                ack_key=ack_key,
-                issued_at=now,
-                envelope=envelope.to_bytes().decode(),
-            )
-        )
-        session.flush()
+        repo.insert_ack(va_id, str(udi), ack_key, now, envelope.to_bytes().decode())
         return envelope
 
     # --- files ----------------------------------------------------------------------------
