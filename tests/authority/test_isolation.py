@@ -16,6 +16,7 @@ from smartlic.authority.api import rest, rest_files
 from smartlic.authority.cssm import routes as cssm_routes
 from smartlic.authority.db import transaction
 from smartlic.authority.settings import Settings
+from smartlic.authority.uploads import routes as upload_routes
 from smartlic.core.protocol import Kind
 from tests.authority.conftest import Server
 from tests.authority.helpers import Device, World
@@ -59,7 +60,7 @@ CSSM_BODY = {
 
 def api_routes() -> list[tuple[str, str]]:
     out = []
-    for route in [*rest.router.routes, *rest_files.router.routes]:
+    for route in [*rest.router.routes, *rest_files.router.routes, *upload_routes.router.routes]:
         assert isinstance(route, APIRoute)
         for method in sorted(route.methods):
             out.append((method, route.path))
@@ -113,12 +114,18 @@ def objects_in(server: Server, account_id: str, va_id: str) -> dict[str, str]:
             headers={"X-CSW-VIRTUAL-ACCOUNT-ID": va_id},
         )
         assert submitted.status_code == 200, submitted.text
+        # a refused file is still stored, so the account owns an upload row to probe
+        refused = client.post(
+            f"/api/v1/virtual-accounts/{va_id}/usage-files", content=b"<smartLicense/>"
+        )
+        assert refused.status_code >= 400 and refused.headers["X-Upload-Id"]
     return {
         "va_id": va_id,
         "token_id": token.row_id,
         "instance_id": instance_id,
         "code_id": r.json()["code_id"],
         "poll_id": submitted.json()["poll_id"],
+        "upload_id": refused.headers["X-Upload-Id"],
     }
 
 
@@ -194,7 +201,13 @@ def test_cssm_routes_hide_other_accounts(server: Server) -> None:
 def test_every_changing_route_needs_admin(server: Server) -> None:
     world = server.world
     reader = world.api_token(role="read-only")
-    ids = {"va_id": world.va_id, "token_id": "x", "instance_id": "x", "code_id": "x"}
+    ids = {
+        "va_id": world.va_id,
+        "token_id": "x",
+        "instance_id": "x",
+        "code_id": "x",
+        "upload_id": "x",
+    }
     checked = 0
     for method, path in api_routes():
         if method == "GET" or path in SELF_ROUTES:

@@ -41,6 +41,7 @@ from smartlic.authority.ops import (
     log_request,
 )
 from smartlic.authority.settings import Settings
+from smartlic.authority.uploads import routes as upload_routes
 from smartlic.core import xmlfile
 from smartlic.core.errors import SmartLicError
 
@@ -147,6 +148,7 @@ def create_app(
     app.include_router(protocol_routes.router)
     app.include_router(rest.router)
     app.include_router(rest_files.router)
+    app.include_router(upload_routes.router)
     app.include_router(cssm_routes.router)
 
     @app.get(

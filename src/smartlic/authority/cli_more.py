@@ -1,4 +1,5 @@
-"""More ``smartlic authority`` commands: policies, files, SLACs, instances, keys, compliance."""
+"""More ``smartlic authority`` commands: policies, files and uploads, trust files, SLACs,
+instances, keys, compliance."""
 
 from __future__ import annotations
 
@@ -31,22 +32,29 @@ from smartlic.authority.cli import (
     slac_app,
     usage_app,
 )
-from smartlic.authority.db import retrying, transaction
+from smartlic.authority.db import transaction
 from smartlic.authority.keystore import KeyStore, write_atomic
 from smartlic.authority.policy.service import PolicyService
 from smartlic.authority.settings import Settings
 from smartlic.authority.trust.instances import InstanceService
+from smartlic.authority.uploads.models import Upload, UploadKind, UploadStatus
+from smartlic.authority.uploads.repository import UploadRepository
+from smartlic.authority.uploads.service import UploadService, recognise, refusal_of, result_of
 from smartlic.authority.usage.compliance import compliance as compliance_rows
 from smartlic.authority.usage.compliance import to_csv
-from smartlic.authority.usage.service import UsageService
 from smartlic.core import jsonio, xmlfile
-from smartlic.core.artifacts import AuthorizationCode
-from smartlic.core.envelope import Envelope
-from smartlic.core.errors import ConfigurationError, FormatError
+from smartlic.core.artifacts import AuthorizationCode, TrustCode
+from smartlic.core.envelope import ArtifactType, Envelope
+from smartlic.core.errors import ArtifactTypeError, ConfigurationError, FormatError, NotFoundError
 from smartlic.core.license_class import PolicyClass
 from smartlic.core.policy import ClassOverrides
 from smartlic.core.timefmt import device_time
 from smartlic.core.udi import Udi
+
+trust_app = typer.Typer(help="Trust codes across the air gap.", no_args_is_help=True)
+upload_app = typer.Typer(help="Uploaded files, their status and answer.", no_args_is_help=True)
+app.add_typer(trust_app, name="trust")
+app.add_typer(upload_app, name="upload")
 
 RuleOpt = Annotated[str | None, typer.Option(help="FIRST,FREQ,CHANGE in days; '-' keeps a value.")]
 
@@ -163,18 +171,130 @@ def usage_upload(
     A tar.gz usage bundle gets an ACK bundle; a product instance's own ``license smart save
     usage`` file (``<smartLicense>`` XML) gets a ``<smartLicense>`` ACK file to import on it.
     """
-    authority, account_id, va_id = open_scope(data, db, account, va)
-    raw = file.read_bytes()
-    ack_file, form = retrying(
-        authority.sessions,
-        lambda s: UsageService(authority).upload(s, account_id, va_id, raw),
-    )
-    _write(ack, ack_file)
+    row = _upload(data, db, account, va, file, {UploadKind.USAGE_BUNDLE, UploadKind.USAGE_XML})
+    body, _, media_type = result_of(row)
+    _write(ack, body)
+    form = "gzip" if media_type == "application/gzip" else "xml"
     emit(
         as_json,
-        {"ack": str(ack), "bytes": len(ack_file), "form": form},
+        {"ack": str(ack), "bytes": len(body), "form": form, "upload": row.id},
         f"ACK file written to {ack} ({'tar.gz' if form == 'gzip' else '<smartLicense> XML'})",
     )
+
+
+def _upload(
+    data: Path, db: str | None, account: str, va: str, file: Path, kinds: set[UploadKind]
+) -> Upload:
+    """One stored upload, as the portal and API make it, refused unless of ``kinds``."""
+    authority, account_id, va_id = open_scope(data, db, account, va)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise NotFoundError(f"cannot read {file}: {exc.strerror}") from None
+    kind = recognise(raw).kind
+    if kind not in kinds:
+        wanted = " or ".join(sorted(k.value for k in kinds))
+        raise ArtifactTypeError(
+            f"{file} is a {kind.value} file, not a {wanted} file",
+            hint="`smartlic authority usage upload` takes usage files, `smartlic authority "
+            "trust issue-file` trust request files.",
+        )
+    row = UploadService(authority).submit(account_id, va_id, raw, actor="cli", file_name=file.name)
+    if row.status != UploadStatus.PROCESSED:
+        raise refusal_of(row)
+    return row
+
+
+@trust_app.command("issue-file")
+@errors
+def trust_issue_file(
+    account: AccountOpt,
+    va: VaOpt,
+    request: Annotated[
+        Path,
+        typer.Option("--request", help="The file of `license smart save trust-request`."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the trust code file.")],
+    data: Data = DEFAULT_DATA,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Issue the trust codes of a saved trust request file (trust across the air gap).
+
+    No ID token: naming the account and virtual account here vouches for the product instances,
+    which must not be registered in another one. Write the answer to import with ``license
+    smart import``; the same request file again gives the same file.
+    """
+    row = _upload(data, db, account, va, request, {UploadKind.TRUST_REQUEST})
+    body, _, _ = result_of(row)
+    _write(out, body)
+    udis = [
+        str(TrustCode.from_json(e.payload_json()).udi)
+        for e in xmlfile.read(body)
+        if e.type is ArtifactType.TRUST_CODE
+    ]
+    emit(
+        as_json,
+        {"file": str(out), "upload": row.id, "udis": udis},
+        f"Trust code file for {', '.join(udis)} written to {out}",
+    )
+
+
+@upload_app.command("result")
+@errors
+def upload_result(
+    account: AccountOpt,
+    upload_id: Annotated[str, typer.Argument(help="The upload's id (`upload list`).")],
+    out: Annotated[Path, typer.Argument(help="Where to write its answer file.")],
+    data: Data = DEFAULT_DATA,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Write the stored answer of an upload again (its ACK file or trust-code file)."""
+    authority, account_id = open_account(data, db, account)
+    with authority.sessions() as s:
+        body, name, media_type = result_of(UploadRepository(s, account_id).get(upload_id))
+    _write(out, body)
+    emit(
+        as_json,
+        {"file": str(out), "name": name, "media_type": media_type, "bytes": len(body)},
+        f"{name} written to {out}",
+    )
+
+
+@upload_app.command("list")
+@errors
+def upload_list(
+    account: AccountOpt,
+    va: Annotated[str | None, typer.Option("--va", help="Only this virtual account.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    data: Data = DEFAULT_DATA,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Recent uploads (newest first): kind, status, and why a failed one was refused."""
+    authority, account_id = open_account(data, db, account)
+    va_id = _va_id(authority, account_id, va) if va else None
+    with authority.sessions() as s:
+        rows, total = UploadRepository(s, account_id).page(va_id, limit=limit)
+        items = [
+            {
+                "id": r.id,
+                "file_name": r.file_name,
+                "kind": r.kind,
+                "status": r.status,
+                "uploaded_at": r.uploaded_at,
+                "error": r.error,
+                "result_name": r.result_name,
+            }
+            for r in rows
+        ]
+        lines = [
+            f"{device_time(r.uploaded_at)}  {r.status:<10} {r.kind:<14} {r.file_name}"
+            + (f"  ({r.error})" if r.error else "")
+            for r in rows
+        ]
+    emit(as_json, {"items": items, "total": total}, "\n".join(lines) or "No uploads.")
 
 
 @slac_app.command("create")

@@ -17,6 +17,7 @@ from smartlic.authority.cssm.models import PollResult
 from smartlic.authority.db import Base
 from smartlic.authority.policy.models import CustomPolicy
 from smartlic.authority.trust.models import ProductInstance
+from smartlic.authority.uploads.models import Upload
 from smartlic.authority.usage.models import ReportTombstone, StoredAck, UsageReport
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ReportTombstone",
     "SmartAccount",
     "StoredAck",
+    "Upload",
     "UsageReport",
     "User",
     "UserVirtualAccount",

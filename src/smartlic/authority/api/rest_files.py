@@ -1,4 +1,5 @@
-"""``/api/v1`` files and authorization codes: usage file → ACK file, SLAC issue and return."""
+"""``/api/v1`` files and authorization codes: usage or trust request file → its answer file,
+SLAC issue and return."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response as HttpResponse
-from sqlalchemy.orm import Session
 
 from smartlic.authority.accounts.repository import AccountRepository
 from smartlic.authority.api import schemas
-from smartlic.authority.api.common import authority_of, read_body, require_account, require_admin
+from smartlic.authority.api.common import (
+    EXTRA_STATUS,
+    Problem,
+    authority_of,
+    read_body,
+    require_account,
+    require_admin,
+)
 from smartlic.authority.api.rest import (
     ERRORS,
     MAX_FILE,
@@ -25,12 +32,14 @@ from smartlic.authority.api.rest import (
 from smartlic.authority.authorization.models import IssuedCode
 from smartlic.authority.authorization.repository import CodeRepository
 from smartlic.authority.authorization.service import AuthorizationService
-from smartlic.authority.db import retrying, transaction
-from smartlic.authority.usage.service import UsageService
+from smartlic.authority.db import transaction
+from smartlic.authority.uploads.models import UploadStatus
+from smartlic.authority.uploads.service import UploadService, result_of
 from smartlic.core import xmlfile
 from smartlic.core.artifacts import AuthorizationCode
 from smartlic.core.envelope import Envelope
 from smartlic.core.errors import FormatError
+from smartlic.core.protocol import HTTP_STATUS
 from smartlic.core.udi import Udi
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -47,41 +56,73 @@ USAGE_BODY = {
     }
 }
 XML: dict[str, Any] = {"content": {"application/xml": {}}}
+UPLOAD_ID_HEADER: dict[str, Any] = {
+    "description": "The stored upload (GET /api/v1/uploads/{id}).",
+    "schema": {"type": "string"},
+}
 
 
 @router.post(
     "/virtual-accounts/{va_id}/usage-files",
     openapi_extra=USAGE_BODY,
-    responses={200: {"content": {"application/gzip": {}, "application/xml": {}}}, **ERRORS},
+    responses={
+        200: {
+            "content": {"application/gzip": {}, "application/xml": {}},
+            "headers": {"X-Upload-Id": UPLOAD_ID_HEADER},
+        },
+        **ERRORS,
+    },
     response_class=HttpResponse,
 )
-async def upload_usage(va_id: str, request: Request, caller: CallerDep) -> HttpResponse:
-    """A usage file in, its ACK file out, in the same form.
+async def upload_usage(
+    va_id: str,
+    request: Request,
+    caller: CallerDep,
+    file_name: Annotated[
+        str | None,
+        Query(max_length=200, description="The uploaded file's name (names the answer file)."),
+    ] = None,
+) -> HttpResponse:
+    """Upload Usage Data: a usage file or a trust request file in, its answer file out.
 
-    A utility's tar.gz usage bundle gets an ACK bundle (``application/gzip``); a product
-    instance's ``license smart save usage`` file (``<smartLicense>`` XML of RUM reports) gets a
-    ``<smartLicense>`` ACK file (``application/xml``): the key-set chain, then one ACK per UDI.
+    The kind is recognised from the bytes. A utility's tar.gz usage bundle gets an ACK bundle
+    (``application/gzip``); a product instance's ``license smart save usage`` file gets a
+    ``<smartLicense>`` ACK file (the key-set chain, then one ACK per UDI); its ``license smart
+    save trust-request`` file gets a ``<smartLicense>`` trust-code file (the key-set chain, one
+    trust code per request, the policy) for ``license smart import``. No ID token is needed:
+    the caller's scope in this virtual account vouches for the requests. Every upload is
+    stored (``GET /api/v1/uploads/{X-Upload-Id}``); the same file again gets the same answer.
     """
     account_id = require_admin(caller)
     authority = authority_of(request)
     data = await read_body(request, MAX_FILE)
 
-    def work(s: Session) -> tuple[bytes, str]:
-        _va(AccountRepository(s, account_id), caller, va_id)
-        return UsageService(authority).upload(s, account_id, va_id, data, actor=caller.actor)
+    def check_scope() -> None:
+        with authority.sessions() as s:
+            _va(AccountRepository(s, account_id), caller, va_id)
 
-    ack_file, form = await run_in_threadpool(retrying, authority.sessions, work)
-    if form == "xml":
-        return HttpResponse(
-            ack_file,
-            media_type="application/xml",
-            headers={"Content-Disposition": 'attachment; filename="ACK_usage.xml"'},
-        )
-    return HttpResponse(
-        ack_file,
-        media_type="application/gzip",
-        headers={"Content-Disposition": 'attachment; filename="ACK_usage.tar.gz"'},
+    await run_in_threadpool(check_scope)
+    row = await run_in_threadpool(
+        UploadService(authority).submit,
+        account_id,
+        va_id,
+        data,
+        actor=caller.actor,
+        file_name=file_name,
     )
+    headers = {"X-Upload-Id": row.id}
+    if row.status != UploadStatus.PROCESSED:
+        code = row.error_code or "ERROR"
+        raise Problem(
+            HTTP_STATUS.get(code, EXTRA_STATUS.get(code, 500)),
+            "Upload refused",
+            row.error or "the upload failed",
+            code,
+            headers=headers,
+        )
+    body, name, media_type = result_of(row)
+    headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return HttpResponse(body, media_type=media_type, headers=headers)
 
 
 def _slac_info(row: IssuedCode) -> schemas.SlacInfo:
