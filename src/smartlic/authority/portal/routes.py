@@ -1,4 +1,5 @@
-"""Portal pages: sign in, inventory, licenses, ID tokens and policies, files, event log.
+"""Portal pages: sign in, inventory, licenses, ID tokens and policies, event log; the
+Reports page is ``portal/reports.py`` (it uses the helpers here).
 
 Session: the ``sls_`` session token of ``AccountService.login`` in an HttpOnly, SameSite=Lax
 cookie (Secure over https). CSRF: every form carries ``csrf`` = SHA-256 of the session token
@@ -27,18 +28,22 @@ from starlette.datastructures import UploadFile
 
 from smartlic.authority.accounts.repository import AccountRepository
 from smartlic.authority.accounts.service import AccountService, Caller
-from smartlic.authority.api.rest_files import parse_return_code
 from smartlic.authority.authorization.repository import CodeRepository
-from smartlic.authority.authorization.service import AuthorizationService
 from smartlic.authority.context import Authority
-from smartlic.authority.db import retrying, transaction
+from smartlic.authority.db import transaction
 from smartlic.authority.policy.service import PolicyService
+from smartlic.authority.portal.chart import usage_chart
 from smartlic.authority.trust.instances import InstanceService
+from smartlic.authority.trust.inventory import (
+    LAST_REPORT_LABELS,
+    OVERDUE_LABELS,
+    TRUST_LABELS,
+    InventoryQuery,
+    InventoryService,
+)
 from smartlic.authority.usage.compliance import compliance, to_csv
-from smartlic.authority.usage.service import UsageService
+from smartlic.authority.usage.history import UsageHistory
 from smartlic.core import xmlfile
-from smartlic.core.artifacts import AuthorizationCode
-from smartlic.core.envelope import Envelope
 from smartlic.core.errors import NotFoundError, SmartLicError
 from smartlic.core.license_class import PolicyClass
 from smartlic.core.timefmt import iso
@@ -266,35 +271,43 @@ def home() -> RedirectResponse:
 
 
 @router.get("/inventory")
-def inventory(request: Request, va: str = "", q: str = "", page: int = 1) -> HttpResponse:
+def inventory(
+    request: Request, va: str = "", q: str = "", trust: str = "", last_report: str = "",
+    overdue: str = "", page: int = 1,
+) -> HttpResponse:  # fmt: skip
     caller = _caller(request)
     account_id = _account(caller)
     authority = _authority(request)
     page = max(1, page)
-    if q.strip():
+    try:
+        query = InventoryQuery.parse(
+            va=va, trust=trust, last_report=last_report, overdue=overdue, q=q
+        )
+    except SmartLicError as exc:
+        raise Refused(exc.diagnostics()) from None
+    if query.search:
         with authority.sessions() as s:
             try:
-                row = InstanceService().find(s, account_id, q.strip())
+                row = InstanceService().find(s, account_id, query.search)
             except NotFoundError:
                 row = None
         if row is not None and caller.sees(row.va_id):
             return RedirectResponse(f"/portal/inventory/{row.id}", status_code=303)
-        return _render(
-            request, "inventory.html", caller, rows=[], total=0, page=1, pages=1, va=va, q=q,
-            notice=f"No product instance with UDI or id {q.strip()!r}. Search by the full UDI, "
-            "e.g. PID:C9300-24UX,SN:FCW2233L0AB.",
-        )  # fmt: skip
-    va_id = _va_of(request, caller, va) if va else None
+    if query.va_id is not None:
+        _va_of(request, caller, query.va_id)
     with authority.sessions() as s:
-        rows, total = InstanceService().list(
-            s, account_id, va_id, limit=PAGE, offset=(page - 1) * PAGE, va_ids=caller.va_ids
-        )
+        rows, total = InventoryService(authority).page(
+            s, account_id, query, authority.now(), limit=PAGE, offset=(page - 1) * PAGE,
+            va_ids=caller.va_ids,
+        )  # fmt: skip
     pages = max(1, (total + PAGE - 1) // PAGE)
+    params = query.params()
     return _render(
         request, "inventory.html", caller, rows=rows, total=total, page=page, pages=pages,
-        va=va, q=q, notice="",
-        prev_url="?" + urlencode({"va": va, "page": page - 1}) if page > 1 else "",
-        next_url="?" + urlencode({"va": va, "page": page + 1}) if page < pages else "",
+        query=query, filtered=bool(params), trust_labels=TRUST_LABELS,
+        last_report_labels=LAST_REPORT_LABELS, overdue_labels=OVERDUE_LABELS,
+        prev_url="?" + urlencode({**params, "page": page - 1}) if page > 1 else "",
+        next_url="?" + urlencode({**params, "page": page + 1}) if page < pages else "",
     )  # fmt: skip
 
 
@@ -303,6 +316,7 @@ def instance_detail(request: Request, instance_id: str) -> HTMLResponse:
     caller = _caller(request)
     account_id = _account(caller)
     authority = _authority(request)
+    now = authority.now()
     with authority.sessions() as s:
         detail = InstanceService().show(s, account_id, instance_id)
         if not caller.sees(detail["va_id"]):
@@ -314,7 +328,16 @@ def instance_detail(request: Request, instance_id: str) -> HTMLResponse:
         events = [
             e for e in AccountRepository(s, account_id).audit(500) if e.subject == detail["udi"]
         ]
-    return _render(request, "instance.html", caller, i=detail, codes=codes, events=events)
+        inventory = InventoryService(authority)
+        row = InstanceService().find(s, account_id, detail["id"])
+        deadline = inventory.deadline_of(s, account_id, row, now)
+        ha = inventory.ha_set(s, account_id, detail["id"])
+        series = UsageHistory(s, account_id).instance(detail["id"])
+    chart = usage_chart("instance-usage", f"Licenses in use over time: {detail['udi']}", series)
+    return _render(
+        request, "instance.html", caller, i=detail, codes=codes, events=events, ha=ha,
+        deadline=deadline, chart=chart,
+    )  # fmt: skip
 
 
 @router.post("/inventory/{instance_id}/remove")
@@ -351,10 +374,19 @@ def instance_policy_file(request: Request, instance_id: str) -> HttpResponse:
 def licenses(request: Request, done: str = "") -> HTMLResponse:
     caller = _caller(request)
     authority = _authority(request)
+    account_id = _account(caller)
     with authority.sessions() as s:
-        rows = compliance(s, _account(caller), authority.now(), caller.va_ids)
+        rows = compliance(s, account_id, authority.now(), caller.va_ids)
+        history = UsageHistory(s, account_id)
+        charts = [
+            usage_chart(f"va-usage-{n}", f"Licenses in use over time: {va.name}", series)
+            for n, va in enumerate(AccountRepository(s, account_id).vas())
+            if caller.sees(va.id) and (series := history.virtual_account(va.id))
+        ]
     scale = max([1, *(max(r.purchased, r.in_use) for r in rows)])
-    return _render(request, "licenses.html", caller, rows=rows, done=done, scale=scale)
+    return _render(
+        request, "licenses.html", caller, rows=rows, done=done, scale=scale, charts=charts
+    )
 
 
 @router.get("/licenses.csv")
@@ -454,103 +486,6 @@ async def revoke_token(request: Request, token_id: str) -> HttpResponse:
     return RedirectResponse(f"/portal/general?va={row.va_id}", status_code=303)
 
 
-# --- reports: usage files, policy files, authorization codes ------------------------------------
-
-
-@router.get("/reports")
-def reports(request: Request) -> HTMLResponse:
-    caller = _caller(request)
-    authority = _authority(request)
-    with authority.sessions() as s:
-        codes, _ = CodeRepository(s, _account(caller)).page(
-            None, limit=100, offset=0, va_ids=caller.va_ids
-        )
-    return _render(request, "reports.html", caller, codes=codes, result=None)
-
-
-@router.post("/reports/usage")
-async def upload_usage(request: Request) -> HttpResponse:
-    form = await _form(request)
-    caller = _caller(request)
-    account_id = _writer(caller)
-    va_id = _va_of(request, caller, str(form.get("va", "")))
-    upload = form.get("file")
-    if not isinstance(upload, Upload):
-        raise Refused("Choose the usage file to upload (a .tar.gz bundle or a .xml file).")
-    data = upload.data
-    authority = _authority(request)
-
-    def work(s: Any) -> tuple[bytes, str]:
-        return UsageService(authority).upload(s, account_id, va_id, data, actor=caller.actor)
-
-    ack, form_kind = await run_in_threadpool(retrying, authority.sessions, work)
-    if form_kind == "xml":
-        return _download(ack, "ACK_usage.xml", "application/xml")
-    return _download(ack, "ACK_usage.tar.gz", "application/gzip")
-
-
-@router.get("/reports/policy-file")
-def policy_file(request: Request, va: str = "") -> HttpResponse:
-    caller = _caller(request)
-    va_id = _va_of(request, caller, va)
-    authority = _authority(request)
-    with authority.sessions() as s:
-        _, envelope = PolicyService(authority).grant(s, _account(caller), va_id, None)
-    return _download(xmlfile.write([envelope]), "policy.xml", "application/xml")
-
-
-@router.post("/reports/codes")
-async def create_code(request: Request) -> HTMLResponse:
-    form = await _form(request)
-    caller = _caller(request)
-    account_id = _writer(caller)
-    va_id = _va_of(request, caller, str(form.get("va", "")))
-    try:
-        count = int(str(form.get("count") or 1))
-    except ValueError:
-        raise Refused("The count must be a whole number, e.g. 1.") from None
-    udi = Udi.parse(str(form.get("udi", "")).strip())
-    authority = _authority(request)
-    with transaction(authority.sessions) as s:
-        envelope = AuthorizationService(authority).issue(
-            s, account_id, va_id, udi, str(form.get("license", "")).strip(), count,
-            actor=caller.actor,
-        )  # fmt: skip
-    code = AuthorizationCode.from_json(envelope.payload_json())
-    with authority.sessions() as s:
-        codes, _ = CodeRepository(s, account_id).page(
-            None, limit=100, offset=0, va_ids=caller.va_ids
-        )
-    return _render(request, "reports.html", caller, codes=codes, result={"code": code, "udi": udi})
-
-
-@router.get("/reports/codes/{code_id}/file")
-def code_file(request: Request, code_id: str) -> HttpResponse:
-    caller = _caller(request)
-    authority = _authority(request)
-    with authority.sessions() as s:
-        row = CodeRepository(s, _account(caller)).get(code_id)
-        if not caller.sees(row.va_id):
-            raise NotFoundError("no such authorization code in this smart account")
-        envelope = Envelope.parse(row.envelope)
-    return _download(xmlfile.write([envelope]), f"SLAC_{row.code_id}.xml", "application/xml")
-
-
-@router.post("/reports/return")
-async def return_code(request: Request) -> HttpResponse:
-    form = await _form(request)
-    caller = _caller(request)
-    account_id = _writer(caller)
-    envelope = parse_return_code(str(form.get("return_code", "")).encode())
-    authority = _authority(request)
-    with transaction(authority.sessions) as s:
-        row = AuthorizationService(authority).give_back(s, account_id, envelope, actor=caller.actor)
-        if not caller.sees(row.va_id):
-            raise NotFoundError("no such authorization code in this smart account")
-        code_id = row.code_id
-    return RedirectResponse(f"/portal/events?q={code_id}", status_code=303)
-
-
 # --- event log ----------------------------------------------------------------------------------
 
 
@@ -582,6 +517,9 @@ def events(request: Request, q: str = "", outcome: str = "") -> HTMLResponse:
 def mount(app: FastAPI) -> None:
     """Add the portal's routes, static files and error pages to the authority's app."""
     app.include_router(router)
+    from smartlic.authority.portal import reports  # it imports this module's helpers
+
+    app.include_router(reports.router)
     app.mount("/portal/static", StaticFiles(directory=str(HERE / "static")), name="portal-static")
 
     @app.exception_handler(SignIn)

@@ -29,6 +29,7 @@ from starlette.datastructures import UploadFile
 
 from smartlic.core.errors import SmartLicError
 from smartlic.core.timefmt import iso
+from smartlic.utility.inventory import last_acks, push_instances
 from smartlic.utility.service import Utility
 
 HERE = Path(__file__).parent
@@ -140,9 +141,12 @@ async def _form(request: Request) -> dict[str, Any]:
 
 def _inventory(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
     utility = _utility(request)
+    devices = utility.devices()
+    acks = last_acks(utility.store, (d["udi"] for d in devices))
+    pushed, pushed_total = push_instances(utility.store)
     return _render(
-        request, "inventory.html", status, devices=utility.devices(), info=utility.status(),
-        **context,
+        request, "inventory.html", status, devices=devices, info=utility.status(),
+        last_acks=acks, pushed=pushed, pushed_total=pushed_total, **context,
     )  # fmt: skip
 
 
