@@ -12,18 +12,25 @@
   upload of it (in process, SQLite) into an ACK file, Upload From Cisco of that file, then the
   delivery of every ACK to its device by ``import``.
 
-Figures: instances per second per phase, file sizes, peak RSS of this process (utility, device
-emulator and authority all run in it). ``python bench/collect.py [N ...]`` (default 1000 10000);
-each N is bounded by ``TIME_BUDGET`` seconds of measured work, beyond which larger N are skipped.
+Figures: instances per second per phase, file sizes, the utility's database and WAL sizes, peak
+RSS of this process (utility, device emulator and authority all run in it) and the load average.
+``python bench/collect.py [--profile PHASE] [N ...]`` (default 1000 10000); each N is bounded by
+``TIME_BUDGET`` seconds of measured work, beyond which larger N are skipped. ``--profile PHASE``
+(``push``, ``pull``, ``download_all``, ``authority_upload``, ``upload_from``, ``deliver``) runs
+that phase under pyinstrument and writes its text profile next to the figures
+(``collect-PHASE-N.txt``). ``measure(n)`` is the entry point of ``bench/run_all.py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
+import os
 import resource
 import secrets
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -41,6 +48,7 @@ from fastapi.responses import JSONResponse
 from smartlic.core.artifacts import Measurement, RumReport
 from smartlic.core.catalog import default_catalog
 from smartlic.core.envelope import ArtifactType, Envelope, SigningType, sign
+from smartlic.core.errors import OversizedError
 from smartlic.core.keys import SigningKey
 from smartlic.core.protocol import InstanceState, Kind
 from smartlic.core.protocol import Request as PiRequest
@@ -51,10 +59,40 @@ from smartlic.utility.service import Utility
 REPORTS = 2
 CONCURRENCY = 8
 TIME_BUDGET = 240.0  # seconds of work for one N; a larger N is not tried after a slower one
+PHASES = ("push", "pull", "download_all", "authority_upload", "upload_from", "deliver")
 
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Phases:
+    """Times each phase into the figures; the one named in ``profile`` runs under pyinstrument
+    (only that one, so the others keep their unprofiled speed)."""
+
+    def __init__(self, fig: dict[str, Any], profile: str | None, out: Path | None) -> None:
+        self.fig = fig
+        self.profile = profile
+        self.out = out
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        profiler = None
+        if name == self.profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.005)
+            profiler.start()
+        start = time.perf_counter()
+        print(f"[{time.strftime('%H:%M:%S')}] N={self.fig['N']}: {name}", file=sys.stderr)
+        try:
+            yield
+        finally:
+            self.fig[f"{name}_s"] = time.perf_counter() - start
+            if profiler is not None:
+                profiler.stop()
+                if self.out is not None:
+                    self.out.write_text(profiler.output_text(unicode=True, show_all=False))
 
 
 def make_instances(n: int, now: int) -> list[tuple[Udi, list[Envelope]]]:
@@ -131,7 +169,17 @@ def device_emulator(
     return app, counts
 
 
-def run(n: int, root: Path) -> dict[str, Any]:
+def _sizes(folder: Path) -> tuple[int, int]:
+    """The SQLite database and its write-ahead log, apart: the WAL keeps its high-water size
+    between checkpoints unless the store limits it."""
+    db = folder / "utility.db"
+    wal = folder / "utility.db-wal"
+    return (db.stat().st_size if db.exists() else 0, wal.stat().st_size if wal.exists() else 0)
+
+
+def run(
+    n: int, root: Path, *, profile: str | None = None, profile_out: Path | None = None
+) -> dict[str, Any]:
     from smartlic.authority.accounts.service import AccountService
     from smartlic.authority.context import Authority
     from smartlic.authority.db import make_engine, transaction
@@ -141,6 +189,7 @@ def run(n: int, root: Path) -> dict[str, Any]:
 
     now = int(time.time())
     fig: dict[str, Any] = {"N": n, "reports_per_instance": REPORTS}
+    phase = Phases(fig, profile, profile_out)
     pushed = make_instances(n, now)
     bodies = [
         PiRequest(
@@ -165,13 +214,10 @@ def run(n: int, root: Path) -> dict[str, Any]:
             assert answer.status_code in (200, 202), answer.text
             assert answer.json()["status"] == "OK_POLL", answer.text
 
-        start = time.perf_counter()
-        with ThreadPoolExecutor(CONCURRENCY) as pool:
+        with phase("push"), ThreadPoolExecutor(CONCURRENCY) as pool:
             list(pool.map(post, bodies))
-        elapsed = time.perf_counter() - start
     assert utility.waiting() == n * REPORTS
-    fig["push_instances_per_s"] = n / elapsed
-    fig["push_s"] = elapsed
+    fig["push_instances_per_s"] = n / fig["push_s"]
     utility.close()
     del bodies, pushed
     # --- pull ------------------------------------------------------------------------------
@@ -184,22 +230,20 @@ def run(n: int, root: Path) -> dict[str, Any]:
     utility.configure(connected=False)
     with serve(app, host="0.0.0.0") as port:  # noqa: S104 (loopback addresses only are used)
         csv = "".join(f"{h},{port},{d[0]},admin,secret\n" for h, d in hosts.items())
-        start = time.perf_counter()
-        utility.import_csv(csv)
-        fig["inventory_import_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        results = utility.collect()
-        elapsed = time.perf_counter() - start
+        with phase("inventory_import"):
+            utility.import_csv(csv)
+        with phase("pull"):
+            results = utility.collect()
         bad = [r for r in results if r["status"] != "waiting for ACK file"]
         assert not bad, bad[:3]
-        fig["pull_instances_per_s"] = n / elapsed
-        fig["pull_s"] = elapsed
+        fig["pull_instances_per_s"] = n / fig["pull_s"]
+        fig["open_files_after_pull"] = len(os.listdir("/proc/self/fd"))
         # --- files: Download All For Cisco -> authority -> Upload From Cisco ---------------
         usage_file = root / "usage.tar.gz"
-        start = time.perf_counter()
-        down = utility.download_all(usage_file)
-        fig["download_all_s"] = time.perf_counter() - start
+        with phase("download_all"):
+            down = utility.download_all(usage_file)
         fig["usage_file_bytes"] = down["bytes"]
+        fig["usage_manifest_bytes"] = _manifest_bytes(usage_file)
         keys = KeyStore(root / "auth" / "keys")
         keys.init(now)
         engine = make_engine(f"sqlite:///{root / 'auth' / 'authority.db'}")
@@ -210,22 +254,26 @@ def run(n: int, root: Path) -> dict[str, Any]:
             account = accounts.create_account(s, "SA-Bench")
             va = accounts.create_va(s, account.id, "VA-Bench")
             account_id, va_id = account.id, va.id
-        start = time.perf_counter()
-        with transaction(authority.sessions) as s:
-            ack_data, _ = UsageService(authority).upload(
-                s, account_id, va_id, usage_file.read_bytes(), actor="bench"
-            )
-        fig["authority_upload_s"] = time.perf_counter() - start
+        try:
+            with phase("authority_upload"), transaction(authority.sessions) as s:
+                ack_data, _ = UsageService(authority).upload(
+                    s, account_id, va_id, usage_file.read_bytes(), actor="bench"
+                )
+        except OversizedError as exc:
+            # The limit of this N: record what refused it, and the figures up to here.
+            fig["authority_refused"] = exc.reason
+            engine.dispose()
+            utility.close()
+            return _finish(fig, root)
         ack_file = root / "ack.tar.gz"
         ack_file.write_bytes(ack_data)
         fig["ack_file_bytes"] = len(ack_data)
-        start = time.perf_counter()
-        up = utility.upload_from(ack_file)
-        fig["upload_from_s"] = time.perf_counter() - start
+        fig["ack_manifest_bytes"] = _manifest_bytes(ack_file)
+        with phase("upload_from"):
+            up = utility.upload_from(ack_file)
         assert up["reports_acked"] == n * REPORTS, up
-        start = time.perf_counter()
-        delivered = utility.deliver_pending()
-        fig["deliver_s"] = time.perf_counter() - start
+        with phase("deliver"):
+            delivered = utility.deliver_pending()
         assert sum(d.get("delivered", 0) for d in delivered) == n, delivered[:3]
         assert counts["imports"] == n
         fig["files_instances_per_s"] = n / (
@@ -233,19 +281,41 @@ def run(n: int, root: Path) -> dict[str, Any]:
         )
         engine.dispose()
     utility.close()
-    fig["state_db_bytes"] = sum(
-        p.stat().st_size for p in (root / "pull").glob("utility.db*") if p.is_file()
-    )
+    return _finish(fig, root)
+
+
+def _finish(fig: dict[str, Any], root: Path) -> dict[str, Any]:
+    fig["state_db_bytes"], fig["state_wal_bytes"] = _sizes(root / "pull")
     fig["peak_rss_mb"] = _rss_mb()
+    fig["load_average"] = os.getloadavg()[0]
     return fig
 
 
+def _manifest_bytes(path: Path) -> int:
+    """The uncompressed size of a bundle's signed manifest (the part read as one document)."""
+    with tarfile.open(path, "r:gz") as archive:
+        return next(m.size for m in archive.getmembers() if m.name == "manifest.xml")
+
+
+def measure(n: int = 1000) -> dict[str, float]:
+    """One run at ``n`` in a throwaway folder; every figure as a float (``bench/run_all.py``)."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-collect-{n}-") as tmp:
+        start = time.perf_counter()
+        fig = run(n, Path(tmp))
+        fig["total_s"] = time.perf_counter() - start
+    return {k: float(v) for k, v in fig.items() if isinstance(v, int | float)}
+
+
 def main(argv: list[str]) -> None:
-    sizes = [int(a) for a in argv] or [1000, 10000]
-    for n in sizes:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("sizes", nargs="*", type=int, help="N (default: 1000 10000)")
+    parser.add_argument("--profile", choices=PHASES, help="Profile this phase (pyinstrument).")
+    args = parser.parse_args(argv)
+    for n in args.sizes or [1000, 10000]:
+        out = Path(f"collect-{args.profile}-{n}.txt") if args.profile else None
         with tempfile.TemporaryDirectory(prefix=f"bench-collect-{n}-") as tmp:
             start = time.perf_counter()
-            fig = run(n, Path(tmp))
+            fig = run(n, Path(tmp), profile=args.profile, profile_out=out)
             fig["total_s"] = time.perf_counter() - start
         print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in fig.items()}))
         sys.stdout.flush()

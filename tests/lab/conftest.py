@@ -35,4 +35,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(
                 pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
             )
-            item.add_marker(pytest.mark.filterwarnings("ignore::ResourceWarning"))

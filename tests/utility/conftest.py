@@ -65,16 +65,61 @@ def utility_cli(data: Path, *args: str, check: bool = True) -> subprocess.Comple
     return proc
 
 
-def wait_healthy(base: str, proc: subprocess.Popen[bytes] | None = None) -> None:
-    for _ in range(400):
+STARTUP_SECONDS = 120.0
+"""How long a server may take to answer /healthz. A time, not a number of tries: on the shared
+2-core machine under load, starting the authority (imports, migrations) took over 20 s, which
+is what 400 tries of 50 ms allowed."""
+BIND_TRIES = 10
+"""A restart reuses the port the tests know; if something took it meanwhile (an outgoing
+connection may get it as its local port), the server is started again once it is free."""
+
+
+def _tail(log: Path | None) -> str:
+    if log is None or not log.exists():
+        return ""
+    return "\n" + log.read_text(errors="replace")[-2000:]
+
+
+def wait_healthy(
+    base: str, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None
+) -> bool:
+    """True once ``base`` answers /healthz; False if ``proc`` exits first."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            pytest.fail(f"{base} exited with {proc.returncode}")
+            return False
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return True
         except httpx.HTTPError:
-            time.sleep(0.05)
-    pytest.fail(f"{base} did not start")
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"{base} did not answer /healthz within {STARTUP_SECONDS:.0f} s{_tail(log)}")
+
+
+def start_server(
+    argv: list[str], base: str, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a server process and wait until it answers; its stderr goes to ``log``."""
+    for _ in range(BIND_TRIES):
+        with log.open("wb") as err:
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        if wait_healthy(base, proc, log):
+            return proc
+        if "address already in use" not in _tail(log):
+            break
+        time.sleep(1.0)
+    pytest.fail(f"{base} exited with {proc.returncode}{_tail(log)}")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)
 
 
 @dataclass
@@ -95,7 +140,7 @@ class AuthorityProc:
         return xmlfile.read(self.anchor_file.read_bytes())[0]
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = start_server(
             [
                 sys.executable,
                 "-m",
@@ -109,15 +154,13 @@ class AuthorityProc:
                 "--port",
                 str(self.port),
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            self.url,
+            self.data.parent / "authority.log",
         )
-        wait_healthy(self.url, self.proc)
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
+            stop_server(self.proc)
             self.proc = None
 
     def cli(self, *args: str) -> str:
@@ -218,7 +261,7 @@ class UtilityProc:
         env.pop("SMARTLIC_UTILITY_FAULT", None)
         if fault:
             env["SMARTLIC_UTILITY_FAULT"] = fault
-        self.proc = subprocess.Popen(
+        self.proc = start_server(
             [
                 sys.executable,
                 "-m",
@@ -230,18 +273,15 @@ class UtilityProc:
                 str(self.port),
                 *self.args,
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
+            self.url,
+            self.data.parent / f"{self.data.name}.log",
+            env,
         )
-        wait_healthy(self.url, self.proc)
         return self
 
     def stop(self) -> None:
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-            self.proc.wait(timeout=20)
+            stop_server(self.proc)
             self.proc = None
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -100,7 +100,9 @@ def test_authority_lost_mid_batch_then_restored(
     assert util.json("status")["upstream_errors"] >= 1
     assert _utility_rows(util, second.udi)[1] == pending.sent_reports
     # Still down: polling again keeps the reports and answers OK_POLL.
-    assert second.poll().status == "OK_POLL"  # type: ignore[union-attr]
+    polled = second.poll()
+    assert polled is not None
+    assert polled.status == "OK_POLL"
     stoppable_authority.start()
     # The utility sends what waits without the instance (`upload`, also on a schedule) ...
     uploaded = util.json("upload")
@@ -116,6 +118,37 @@ def test_authority_lost_mid_batch_then_restored(
     assert _utility_rows(util, second.udi) == (pending.sent_reports, 0)
     assert _authority_rows(stoppable_authority, second.udi) == pending.sent_reports
     assert util.json("status")["acks_undelivered"] == 0
+
+
+def test_a_restart_waits_for_its_port_to_be_free(tmp_path: Path) -> None:
+    """What made the authority's restart fail now and then under load: its port taken for a
+    moment by another socket. The server is started again once the port is free."""
+    util = UtilityProc(tmp_path / "util")
+    log = tmp_path / "util.log"
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", util.port))
+    holder.listen()
+    refused = threading.Event()
+
+    def free_once_refused() -> None:
+        # Hold the port until a first start has failed on it, then let it go.
+        while not refused.is_set():
+            if log.exists() and "address already in use" in log.read_text(errors="replace"):
+                refused.set()
+            else:
+                refused.wait(0.02)
+        holder.close()
+
+    watcher = threading.Thread(target=free_once_refused, daemon=True)
+    watcher.start()
+    try:
+        util.start("--disconnected")
+        assert refused.is_set()
+        assert httpx.get(f"{util.url}/healthz", timeout=10).json()["status"] == "ok"
+    finally:
+        refused.set()
+        watcher.join(10)
+        util.stop()
 
 
 def test_collect_with_authority_down_then_crash_then_restored(

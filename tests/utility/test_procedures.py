@@ -103,7 +103,9 @@ def test_push_disconnected_files_install_missing_policy(
     result = agent.sync()
     assert result.status == "OK_POLL"
     # Nothing yet: the poll is answered OK_POLL again.
-    assert agent.poll().status == "OK_POLL"  # type: ignore[union-attr]
+    polled = agent.poll()
+    assert polled is not None
+    assert polled.status == "OK_POLL"
     usage, ack = tmp_path / "usage.tar.gz", tmp_path / "ack.tar.gz"
     down = util.json("download-all", str(usage))
     assert down["reports"] == result.sent_reports

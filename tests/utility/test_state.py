@@ -4,6 +4,7 @@ preferences, /healthz and /metrics."""
 from __future__ import annotations
 
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from smartlic.core.errors import ConfigurationError, FormatError
 from smartlic.utility.app import create_app
-from smartlic.utility.service import Utility
+from smartlic.utility.service import STATUS_BATCH, Utility
 from smartlic.utility.vault import SECRET_KEY_FILE, SIGNING_KEY_FILE
 from tests.utility.conftest import serve_in_thread as serve
 
@@ -86,3 +87,23 @@ def test_preferences_and_http_surface(tmp_path: Path) -> None:
         assert big.status_code == 413
         assert big.json()["error"]["code"] == "OVERSIZED"
         assert httpx.post(f"{base}/cslu/v1/pi", content=b"[]").status_code == 400
+
+
+def test_collection_statuses_are_recorded_in_batches(tmp_path: Path) -> None:
+    """More devices than one status batch: every one gets its status and error, the last
+    partial batch included, and the inventory keeps them for `device list`."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = int(sock.getsockname()[1])  # nothing listens there once the socket is closed
+    utility = Utility(tmp_path)
+    count = STATUS_BATCH + 6
+    utility.import_csv("".join(f"127.0.0.{i},{closed},,admin,pw\n" for i in range(1, count + 1)))
+    seen: list[str] = []
+    results = utility.collect(parallel=4, timeout=5, on_done=lambda r: seen.append(r["device"]))
+    assert len(results) == len(seen) == count
+    assert [r["device"] for r in results] == [f"127.0.0.{i}:{closed}" for i in range(1, count + 1)]
+    devices = utility.devices()
+    assert {d["status"] for d in devices} == {"unreachable"}
+    assert all(d["error"] and "ConnectError" in d["error"] for d in devices)
+    assert all(d["last_collect_at"] for d in devices)
+    utility.close()

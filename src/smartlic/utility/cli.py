@@ -8,6 +8,7 @@ print what failed and what to do, and exit 1.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -20,10 +21,17 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
-from smartlic.core.errors import SmartLicError
+from smartlic.core.errors import FormatError, SmartLicError
 from smartlic.utility.service import Utility
 from smartlic.utility.store import DB_ENV
 
@@ -88,16 +96,37 @@ def emit(as_json: bool, obj: Any, text: str | None = None) -> None:
         console.print(text if text is not None else json.dumps(obj, indent=2), highlight=False)
 
 
-def _progress(enabled: bool) -> Progress:
+def _progress(as_json: bool) -> Progress:
+    """Bars (on stderr) only for a person at a terminal: never with ``--json``, and not when
+    stdout goes to a pipe or a file, where they would be noise in a log."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
-        disable=not enabled,
+        disable=as_json or not console.is_terminal,
         transient=True,
     )
+
+
+class _Bars:
+    """The service's progress callback drawn as bars: one per step it names, sized when the
+    service first says how much there is."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        task = self.tasks.get(what)
+        if task is None:
+            task = self.tasks[what] = self.progress.add_task(what, total=total)
+        self.progress.update(task, completed=done, total=total)
+
+
+def _opened(data: Path, db: str | None) -> contextlib.closing[Utility]:
+    return contextlib.closing(Utility(data, db=db))
 
 
 class _JsonLogs(logging.Formatter):
@@ -213,7 +242,8 @@ def status(
     as_json: AsJson = False,
 ) -> None:
     """Preferences and counters."""
-    emit(as_json, Utility(data, db=db).status())
+    with _opened(data, db) as utility:
+        emit(as_json, utility.status())
 
 
 @device_app.command("add")
@@ -233,20 +263,36 @@ def device_add(
     as_json: AsJson = False,
 ) -> None:
     """Add (or update) one device; its password is stored encrypted."""
-    device = Utility(data, db=db).add_device(host, port, username, password, udi, va=va)
+    with _opened(data, db) as utility:
+        device = utility.add_device(host, port, username, password, udi, va=va)
     emit(as_json, device, f"device {device['host']}:{device['port']} added (id {device['id']})")
 
 
 @device_app.command("import-csv")
 @errors
 def device_import_csv(
-    file: Annotated[Path, typer.Argument(help="CSV: host,port,udi,username,password")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: host,port,udi,username,password",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
     data: Data = _default_data(),  # noqa: B008
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """Add many devices from a CSV file (all or nothing)."""
-    devices = Utility(data, db=db).import_csv(file.read_text(encoding="utf-8-sig"))
+    """Add many devices from a CSV file (all or nothing; a progress bar at a terminal)."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise FormatError(
+            f"{file} is not a UTF-8 text file", hint="Save the CSV as UTF-8 text."
+        ) from None
+    with _opened(data, db) as utility, _progress(as_json) as progress:
+        devices = utility.import_csv(text, progress=_Bars(progress))
     emit(as_json, {"imported": len(devices)}, f"{len(devices)} device(s) imported")
 
 
@@ -258,7 +304,8 @@ def device_list(
     as_json: AsJson = False,
 ) -> None:
     """The inventory with each device's last status and error."""
-    devices = Utility(data, db=db).devices()
+    with _opened(data, db) as utility:
+        devices = utility.devices()
     if as_json:
         emit(True, devices)
         return
@@ -279,7 +326,8 @@ def device_remove(
     as_json: AsJson = False,
 ) -> None:
     """Remove a device from the inventory (its stored reports stay until acknowledged)."""
-    count = Utility(data, db=db).remove_device(device)
+    with _opened(data, db) as utility:
+        count = utility.remove_device(device)
     emit(as_json, {"removed": count}, f"{count} device(s) removed")
 
 
@@ -296,14 +344,14 @@ def collect(
     """Collect Usage: close-reports, all-reports, store, upload (connected), import the ACK."""
     if not devices and not all_:
         raise typer.BadParameter("name devices or give --all")
-    utility = Utility(data, db=db)
     chosen = None if all_ else list(devices or [])
-    total = len(utility.select_devices(chosen))
-    with _progress(not as_json) as progress:
-        task = progress.add_task("Collecting usage", total=total)
-        results = utility.collect(
-            chosen, parallel=parallel, on_done=lambda _: progress.advance(task)
-        )
+    with _opened(data, db) as utility:
+        total = len(utility.select_devices(chosen))
+        with _progress(as_json) as progress:
+            task = progress.add_task("Collecting usage", total=total)
+            results = utility.collect(
+                chosen, parallel=parallel, on_done=lambda _: progress.advance(task)
+            )
     failed = [r for r in results if r["status"] not in ("ok", "waiting for ACK file")]
     if as_json:
         emit(True, {"devices": results, "failed": len(failed)})
@@ -331,9 +379,9 @@ def upload(
     as_json: AsJson = False,
 ) -> None:
     """Connected: send every stored, unacknowledged report to the authority now."""
-    with _progress(not as_json) as progress:
+    with _opened(data, db) as utility, _progress(as_json) as progress:
         progress.add_task("Uploading to the authority", total=None)
-        result = Utility(data, db=db).upload_all()
+        result = utility.upload_all()
     emit(
         as_json,
         result,
@@ -352,11 +400,15 @@ def download_all(
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """Download All For Cisco: every unacknowledged report in one usage file."""
+    """Download All For Cisco: every unacknowledged report in one usage file.
+
+    Shows a progress bar when run at a terminal (not with --json, not into a pipe).
+    """
+    if not file.parent.is_dir():
+        raise typer.BadParameter(f"folder {file.parent} does not exist", param_hint="FILE")
     started = time.monotonic()
-    with _progress(not as_json) as progress:
-        progress.add_task("Writing usage file", total=None)
-        result = Utility(data, db=db).download_all(file)
+    with _opened(data, db) as utility, _progress(as_json) as progress:
+        result = utility.download_all(file, progress=_Bars(progress))
     result["seconds"] = round(time.monotonic() - started, 3)
     emit(
         as_json,
@@ -373,16 +425,18 @@ def upload_from(
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """Upload From Cisco: import an ACK file, then import the ACKs into pull devices."""
-    utility = Utility(data, db=db)
-    try:
-        result = utility.upload_from(file)
-    except SmartLicError as exc:
-        exc.reason = f"nothing imported from {file}: {exc.reason}"
-        raise
-    with _progress(not as_json) as progress:
-        progress.add_task("Delivering to devices", total=None)
-        result["delivered"] = utility.deliver_pending()
+    """Upload From Cisco: import an ACK file, then import the ACKs into pull devices.
+
+    Shows progress bars (verify, import, deliver) at a terminal (not with --json or a pipe).
+    """
+    with _opened(data, db) as utility, _progress(as_json) as progress:
+        bars = _Bars(progress)
+        try:
+            result = utility.upload_from(file, progress=bars)
+        except SmartLicError as exc:
+            exc.reason = f"nothing imported from {file}: {exc.reason}"
+            raise
+        result["delivered"] = utility.deliver_pending(progress=bars)
     emit(
         as_json,
         result,

@@ -23,11 +23,12 @@ import logging
 import re
 import secrets
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,9 @@ UNKNOWN_MESSAGE = "unknown"
 CREATED_BY = "smartlic utility"
 POLL_RETRY_CONNECTED = 60
 POLL_RETRY_DISCONNECTED = 3600
+STATUS_BATCH = 64  # devices whose collection status is written in one transaction
+Progress = Callable[[str, int, int], None]
+"""Told ``(what, done, total)`` as long work advances (the CLI draws it as a progress bar)."""
 
 
 class UnavailableError(SmartLicError):
@@ -149,16 +153,24 @@ class Utility:
             lambda url, token, tenant: Upstream(url, token, tenant=tenant)
         )
         self._upstreams: dict[str | None, Upstream] = {}
+        # Request threads ask for the same upstream at once: one client per tenant, or the
+        # extra ones would leak their sockets to the garbage collector.
+        self._upstreams_lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
 
     def now(self) -> int:
         return int(self.clock())
 
     def close(self) -> None:
-        for upstream in self._upstreams.values():
-            upstream.close()
-        self._upstreams.clear()
+        self._drop_upstreams()
         self.store.close()
+
+    def _drop_upstreams(self) -> None:
+        with self._upstreams_lock:
+            upstreams = list(self._upstreams.values())
+            self._upstreams.clear()
+        for upstream in upstreams:
+            upstream.close()
 
     # --- preferences ------------------------------------------------------------------------
 
@@ -196,7 +208,7 @@ class Utility:
         ):
             raise ConfigurationError("connected mode needs --authority URL")
         self.store.set_prefs(**values)
-        self._upstreams.clear()
+        self._drop_upstreams()
         return self.preferences()
 
     def preferences(self) -> dict[str, Any]:
@@ -216,6 +228,10 @@ class Utility:
         return prefs.get("mode") == "connected" and bool(prefs.get("authority_url"))
 
     def upstream(self, tenant: str | None = None) -> Upstream:
+        with self._upstreams_lock:
+            return self._upstream_locked(tenant)
+
+    def _upstream_locked(self, tenant: str | None) -> Upstream:
         upstream = self._upstreams.get(tenant)
         if upstream is None:
             prefs = self.store.prefs()
@@ -227,6 +243,20 @@ class Utility:
             upstream = self._upstream_factory(url, token, tenant)
             self._upstreams[tenant] = upstream
         return upstream
+
+    def _relayed(self, request: Request, body: bytes) -> bytes:
+        """The instance's message as the utility sends it on.
+
+        The authority sends only the key sets newer than the ones the message says are held,
+        and the utility verifies the answer with its own chain. An instance that learned a
+        newer key set elsewhere (an ACK file across the air gap) would leave the utility unable
+        to verify: the utility then asks from its own version. The instance skips the key sets
+        it already holds."""
+        verifier = self.verifier()
+        if verifier is None or request.state.keyset_version <= verifier.trusted.version:
+            return body
+        state = replace(request.state, keyset_version=verifier.trusted.version)
+        return replace(request, state=state).to_bytes()
 
     def _exchange(self, body: bytes, tenant: str | None) -> Response:
         try:
@@ -368,7 +398,7 @@ class Utility:
         return self._new_poll(request, body, POLL_RETRY_DISCONNECTED)
 
     def _forward_usage(self, request: Request, body: bytes, tenant: str | None) -> Response:
-        response = self._exchange(body, tenant)
+        response = self._exchange(self._relayed(request, body), tenant)
         fault("push.uploaded")
         if response.status is Status.OK:
             self.accept(response.artifacts, request.udi)
@@ -470,7 +500,7 @@ class Utility:
         self._seen(request)
         if self.connected:
             try:
-                response = self._exchange(body, tenant)
+                response = self._exchange(self._relayed(request, body), tenant)
             except CommunicationError:
                 pass
             else:
@@ -510,7 +540,7 @@ class Utility:
                 "needs a connection (use files at the authority instead)"
             )
         try:
-            response = self._exchange(body, tenant)
+            response = self._exchange(self._relayed(request, body), tenant)
         except CommunicationError as exc:
             raise UnavailableError(f"the authority is unreachable: {exc.reason}") from None
         if response.status is Status.OK:
@@ -738,7 +768,7 @@ class Utility:
             ),
         )
 
-    def import_csv(self, text: str) -> list[dict[str, Any]]:
+    def import_csv(self, text: str, *, progress: Progress | None = None) -> list[dict[str, Any]]:
         """Rows ``host, port, udi, username, password`` (a header row is allowed)."""
         rows = [r for r in csv.reader(io.StringIO(text)) if r and any(x.strip() for x in r)]
         if rows and rows[0][0].strip().lower() == "host":
@@ -759,8 +789,10 @@ class Utility:
             parsed.append((host, int(port), udi or None, username, password))
         # One transaction: all or nothing, and one sync to disk for the whole file.
         with self.store.tx() as c:
-            for item in parsed:
+            for number, item in enumerate(parsed, start=1):
                 self._put_device(c, item[0], item[1], item[3], item[4], item[2])
+                if progress is not None:
+                    progress("Importing devices", number, len(parsed))
         wanted = {(item[0], item[1]) for item in parsed}
         return [
             self._device_json(r)
@@ -828,8 +860,31 @@ class Utility:
                 on_done(result)
             return result
 
+        out: list[dict[str, Any]] = []
+        unrecorded: list[tuple[Any, dict[str, Any]]] = []
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            return list(pool.map(one, devices))
+            try:
+                for device, result in zip(devices, pool.map(one, devices), strict=True):
+                    out.append(result)
+                    unrecorded.append((device, result))
+                    if len(unrecorded) >= STATUS_BATCH:
+                        self._record_status(unrecorded)
+                        unrecorded = []
+            finally:
+                if unrecorded:
+                    self._record_status(unrecorded)
+        return out
+
+    def _record_status(self, done: list[tuple[Any, dict[str, Any]]]) -> None:
+        """Each device's status, many to a transaction: a commit (one sync to disk) per device
+        on top of the one storing its reports would halve the rate of a collection."""
+        with self.store.tx() as c:
+            for device, result in done:
+                c.execute(
+                    "UPDATE devices SET status = ?, error = ?, last_collect_at = ?, "
+                    "udi = COALESCE(udi, ?) WHERE id = ?",
+                    (result["status"], result["error"], self.now(), result["udi"], device["id"]),
+                )
 
     def _device_client(self, device: Any, timeout: float) -> httpx.Client:
         password = self.vault.decrypt(device["password"], f"{device['host']}:{device['port']}")
@@ -865,12 +920,6 @@ class Utility:
             result.update(status="upload failed", error=exc.reason)
         except SmartLicError as exc:
             result.update(status="error", error=f"{exc.code}: {exc.reason}")
-        with self.store.tx() as c:
-            c.execute(
-                "UPDATE devices SET status = ?, error = ?, last_collect_at = ?, "
-                "udi = COALESCE(udi, ?) WHERE id = ?",
-                (result["status"], result["error"], self.now(), result["udi"], device["id"]),
-            )
         return result
 
     @staticmethod
@@ -1011,7 +1060,9 @@ class Utility:
             delivered += 1
         return delivered
 
-    def deliver_pending(self, *, parallel: int = 8, timeout: float = 15.0) -> list[dict[str, Any]]:
+    def deliver_pending(
+        self, *, parallel: int = 8, timeout: float = 15.0, progress: Progress | None = None
+    ) -> list[dict[str, Any]]:
         """Import held ACKs into the pull devices that have them waiting (after Upload From
         Cisco). A device that cannot be reached keeps them for the next collection."""
         devices = [
@@ -1032,12 +1083,17 @@ class Utility:
                 out.update(status="unreachable", error=str(exc))
             return out
 
+        out: list[dict[str, Any]] = []
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            return list(pool.map(one, devices))
+            for result in pool.map(one, devices):
+                out.append(result)
+                if progress is not None:
+                    progress("Delivering to devices", len(out), len(devices))
+        return out
 
     # --- files: Download All For Cisco / Upload From Cisco ----------------------------------
 
-    def download_all(self, path: Path) -> dict[str, Any]:
+    def download_all(self, path: Path, *, progress: Progress | None = None) -> dict[str, Any]:
         """Every report not yet acknowledged, in one usage file signed with the utility key."""
         rows = self.store.rows(
             "SELECT udi, envelope FROM reports WHERE ack_id IS NULL ORDER BY udi, report_id"
@@ -1062,6 +1118,8 @@ class Utility:
             )
             members.append(member)
             entries.append(bundle.entry_for(member, udi, len(envelopes), vas.get(udi_text)))
+            if progress is not None:
+                progress("Writing the usage file", len(entries), len(groups))
         hellos = sorted(set(wants) - set(groups))
         for udi_text in hellos:
             # A hello entry: no report, asks for what the instance lacks (docs/formats.md).
@@ -1112,7 +1170,7 @@ class Utility:
             "bytes": len(data),
         }
 
-    def upload_from(self, path: Path) -> dict[str, Any]:
+    def upload_from(self, path: Path, *, progress: Progress | None = None) -> dict[str, Any]:
         """Import the authority's ACK file: verified in full first, then stored in one
         transaction. A corrupt, foreign or unrelated file imports nothing and says why."""
         try:
@@ -1162,16 +1220,20 @@ class Utility:
                 "from a Download All For Cisco file"
             )
         acks: list[tuple[Udi, Envelope]] = []
-        for entry, envelopes in entries:
+        verified: dict[int, Any] = {}  # each ACK's payload, verified once (id of its envelope)
+        for number, (entry, envelopes) in enumerate(entries, start=1):
             for env in envelopes:
                 if env.type is ArtifactType.KEYSET:
                     continue
                 if env.type is not ArtifactType.ACK:
                     raise FormatError(f"ACK file member {entry.name} holds a {env.type.value}")
-                ack = Ack.from_json(verifier.verify(env, ArtifactType.ACK, now=now))
+                verified[id(env)] = verifier.verify(env, ArtifactType.ACK, now=now)
+                ack = Ack.from_json(verified[id(env)])
                 if entry.udi is not None and ack.udi != entry.udi:
                     raise WrongUdiError(f"member {entry.name} holds an ACK for {ack.udi}")
                 acks.append((ack.udi, env))
+            if progress is not None:
+                progress("Verifying the ACK file", number, len(entries))
         if pinned is not None:
             self.store.set_prefs(anchor=pinned.to_bytes().decode())
         self._save_keysets(verifier.chain())
@@ -1179,14 +1241,18 @@ class Utility:
         policies = 0
 
         def check(envelope: Envelope, kind: ArtifactType) -> Any:
+            if kind is ArtifactType.ACK and id(envelope) in verified:
+                return verified[id(envelope)]
             return verifier.verify(envelope, kind, now=now)
 
         with self.store.tx() as c:
-            for udi, env in acks:
+            for number, (udi, env) in enumerate(acks, start=1):
                 acked += self._accept_in(c, [env], udi, check)
-                if Ack.from_json(env.payload_json()).policy is not None:
+                if Ack.from_json(verified[id(env)]).policy is not None:
                     policies += 1
                 c.execute("DELETE FROM wants WHERE udi = ?", (str(udi),))
+                if progress is not None:
+                    progress("Importing ACKs", number, len(acks))
             fault("upload_from.mid")
             c.execute(
                 "UPDATE bundles SET imported_at = ? WHERE bundle_id = ?",

@@ -29,6 +29,7 @@ DB_URL_FILE = "database.url"
 PG_LOCK = 0x5317_1C00  # the advisory lock that serialises the utility's writers
 FAULT_ENV = "SMARTLIC_UTILITY_FAULT"
 FAULT_EXIT = 86
+WAL_LIMIT = 64 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS prefs (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -274,6 +275,9 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=60000")
+            # A checkpoint truncates the WAL back to this size; without a limit it keeps the
+            # high-water size of the largest transaction (an Upload From Cisco of thousands).
+            conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             self._local.conn = conn
         return conn
 

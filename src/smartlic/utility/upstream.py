@@ -42,6 +42,10 @@ class Upstream:
     def close(self) -> None:
         self._client.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._client.is_closed
+
     def exchange(self, request: Request | bytes) -> Response:
         body = request if isinstance(request, bytes) else request.to_bytes()
         headers = {"Content-Type": "application/json"}
