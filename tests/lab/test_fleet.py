@@ -68,3 +68,39 @@ def test_lab_reopens_from_its_folder(template: Path, tmp_path: Path) -> None:
         assert not again.agents["sw-2"].status().trust_installed
     finally:
         again.close()
+
+
+def test_mixed_has_a_connected_and_a_disconnected_utility(template: Path, tmp_path: Path) -> None:
+    lab = Lab.create(tmp_path / "lab", instances=5, topology="mixed", template=template)
+    try:
+        assert set(lab.utilities) == {"connected", "disconnected"}
+        connected, disconnected = lab.utilities["connected"], lab.utilities["disconnected"]
+        assert connected.data != disconnected.data
+        assert connected.preferences()["mode"] == "connected"
+        assert disconnected.preferences()["mode"] == "disconnected"
+        urls = {m.topology: lab.agents[m.hostname].config.cslu_url for m in lab.members}
+        assert urls["cslu-push"] == lab.utility_url("connected")
+        assert urls["cslu-disconnected"] == lab.utility_url("disconnected")
+        assert urls["cslu-push"] != urls["cslu-disconnected"]
+        # each utility's inventory holds the instances it may pull from, and only those
+        assert [d["udi"] for d in connected.devices()] == [lab.members[2].udi]
+        assert [d["udi"] for d in disconnected.devices()] == [lab.members[3].udi]
+    finally:
+        lab.close()
+
+
+def test_fleet_shares_one_database(template: Path, tmp_path: Path) -> None:
+    """A fleet holds a few descriptors in all, not three per instance."""
+    lab = Lab.create(tmp_path / "lab", instances=40, topology="air-gapped", template=template)
+    try:
+        assert lab.fleet is not None
+        assert len(lab.fleet.udis()) == 40
+        assert not list((tmp_path / "lab" / "instances").glob("*/instance.db"))
+        assert lab.device(lab.members[5].udi) is lab.device(lab.members[5].hostname)
+    finally:
+        lab.close()
+    again = Lab.open(tmp_path / "lab")
+    try:
+        assert len(again.agents) == 40 and again.fleet is not None
+    finally:
+        again.close()

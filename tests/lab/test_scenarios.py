@@ -36,3 +36,10 @@ def test_a_failing_expectation_is_reported(template: Path, tmp_path: Path) -> No
     assert report.failed[0].number == 1
     assert "trust_installed is False" in report.failed[0].message
     assert len(report.steps) == 1  # stops at the first failure
+
+
+def test_a_malformed_step_is_reported(template: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\ntopology: direct\ninstances: 1\nsteps:\n  - advance: 5\n")
+    report = scenario.run(path, tmp_path / "lab", template=template)
+    assert not report.ok and report.failed[0].kind == "advance"

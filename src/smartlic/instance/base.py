@@ -31,7 +31,7 @@ from smartlic.instance.records import (
     TrustEntry,
     TrustInfo,
 )
-from smartlic.instance.store import Store
+from smartlic.instance.store import StateStore, Store
 
 DEFAULT_CSLU_URL = "http://cslu-local:8182/cslu/v1/pi"
 DEFAULT_SMART_URL = "https://smartreceiver.cisco.com/licservice/license"
@@ -135,8 +135,10 @@ class AgentBase:
         keep_acked: int = 100,
         max_stored: int = 1000,
         on_message: Callable[[SyslogEntry], None] | None = None,
+        store: StateStore | None = None,
     ) -> None:
-        self.store = Store(Path(state_dir))
+        # A fleet (the lab) passes a view of its shared database; a device has its own file.
+        self.store: StateStore = store if store is not None else Store(Path(state_dir))
         self.catalog = catalog if catalog is not None else default_catalog()
         self.default_policy = default_policy
         self.http_client = http_client
@@ -225,6 +227,7 @@ class AgentBase:
         return self.identity.udi
 
     def close(self) -> None:
+        self.clock.unsubscribe(self._clock_changed)
         self.store.close()
 
     # --- configuration -----------------------------------------------------------------------
@@ -274,11 +277,14 @@ class AgentBase:
         self._trim("events", cursor.lastrowid)
 
     def _trim(self, table: str, last_id: int | None) -> None:
-        """Keep the newest ``MAX_LOG_ROWS`` lines (the event log has a size limit on devices)."""
+        """Keep the newest ``MAX_LOG_ROWS`` lines (the event log has a size limit on devices).
+
+        Counted by rows, not by id arithmetic: in a fleet store ids are shared by many agents."""
         if last_id is not None and last_id % 500 == 0:
             self.store.execute(
-                f"DELETE FROM {table} WHERE id <= ?",  # noqa: S608 (two fixed table names)
-                (last_id - MAX_LOG_ROWS,),
+                f"DELETE FROM {table} WHERE id <= "  # noqa: S608 (two fixed table names)
+                f"(SELECT id FROM {table} ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (MAX_LOG_ROWS,),
             )
 
     def syslog(self, mnemonic: str | None = None) -> list[SyslogEntry]:

@@ -8,6 +8,7 @@ emulated device can have its own skew); ``ManualClock`` only moves when told to.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -37,6 +38,11 @@ class Clock:
 
     def subscribe(self, listener: ClockListener) -> None:
         self._listeners.append(listener)
+
+    def unsubscribe(self, listener: ClockListener) -> None:
+        """A closed agent must not hear of later clock changes (its state is closed)."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
 
     def set(self, epoch: int) -> None:
         """``clock set``: the clock jumps to ``epoch``; listeners hear of it."""

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 FAULT_ENV = "SMARTLIC_FAULT"
 FAULT_EXIT = 99
@@ -117,7 +117,87 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         os.close(dir_fd)
 
 
-class Store:
+class Result(Protocol):
+    """What a statement returns: an ``sqlite3.Cursor``, or rows already fetched."""
+
+    @property
+    def lastrowid(self) -> int | None: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Executor(Protocol):
+    """What ``tx()`` yields: something that runs one statement of the instance schema."""
+
+    def execute(self, sql: str, params: tuple[Any, ...] = (), /) -> Result: ...
+
+
+class StateStore(Protocol):
+    """The durable state an agent needs: :class:`Store` (one SQLite file per instance) or a
+    view of a fleet's shared database (:class:`smartlic.instance.fleet_store.FleetStore`)."""
+
+    folder: Path
+
+    def tx(self) -> contextlib.AbstractContextManager[Executor]: ...
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]: ...
+
+    def row(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None: ...
+
+    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any: ...
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Result: ...
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def put(self, key: str, value: Any) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    @property
+    def key_path(self) -> Path: ...
+
+    def read_key(self) -> bytes | None: ...
+
+    def write_key(self, raw: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class KeyValue:
+    """JSON values under string keys in the ``kv`` table, for any store with ``tx``/``scalar``."""
+
+    def tx(self) -> contextlib.AbstractContextManager[Executor]:
+        raise NotImplementedError
+
+    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        raise NotImplementedError
+
+    def get(self, key: str, default: Any = None) -> Any:
+        text = self.scalar("SELECT value FROM kv WHERE key = ?", (key,))
+        return default if text is None else json.loads(text)
+
+    def put(self, key: str, value: Any) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value, sort_keys=True)),
+            )
+
+    def delete(self, key: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM kv WHERE key = ?", (key,))
+
+
+class Store(KeyValue):
     """The instance database. Thread-safe: one connection behind a re-entrant lock."""
 
     def __init__(self, folder: Path) -> None:
@@ -178,24 +258,6 @@ class Store:
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self.db.execute(sql, params)
-
-    # --- key/value (JSON) -------------------------------------------------------------------
-
-    def get(self, key: str, default: Any = None) -> Any:
-        text = self.scalar("SELECT value FROM kv WHERE key = ?", (key,))
-        return default if text is None else json.loads(text)
-
-    def put(self, key: str, value: Any) -> None:
-        with self.tx() as db:
-            db.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(value, sort_keys=True)),
-            )
-
-    def delete(self, key: str) -> None:
-        with self.tx() as db:
-            db.execute("DELETE FROM kv WHERE key = ?", (key,))
 
     # --- identity key -----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The lab: an authority, a utility and fleets of product instances in one process, wired in
+"""The lab: an authority, utilities and fleets of product instances in one process, wired in
 the topologies of SLP, with time control, scripted scenarios and a narrated demo (docs/lab.md)."""
 
 from smartlic.lab.fleet import TOPOLOGIES, Lab

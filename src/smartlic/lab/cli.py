@@ -2,7 +2,8 @@
 
 ``lab up`` starts the lab in a background process (``python -m smartlic.lab.server DIR``) and
 writes ``lab.json`` to DIR; ``status``, ``time advance`` and ``down`` talk to that process over
-its loopback control API. ``lab run`` starts a fresh lab of its own for each scenario.
+its loopback control API. ``lab run`` starts a fresh lab of its own for each scenario, or,
+with ``--lab DIR``, runs the scenarios in the lab already running there.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
+import yaml
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from smartlic.lab.fleet import DESCRIPTION, TOPOLOGIES, USERNAME
+from smartlic.lab.fleet import DESCRIPTION, STARTED, TOPOLOGIES, USERNAME
 
 app = typer.Typer(
-    help="The lab: an authority, a utility and fleets of product instances (docs/lab.md).",
+    help="The lab: an authority, utilities and fleets of product instances (docs/lab.md).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -36,6 +40,8 @@ console = Console()
 
 Dir = Annotated[Path, typer.Option("--dir", help="The lab's folder.", envvar="SMARTLIC_LAB_DIR")]
 DEFAULT_DIR = Path("smartlic-lab")
+SHOWN_ROWS = 40
+"""Instances ``lab status`` lists one by one by default (the per-topology table counts all)."""
 
 
 def _description(folder: Path) -> dict[str, Any]:
@@ -47,14 +53,18 @@ def _description(folder: Path) -> dict[str, Any]:
     return data
 
 
-def _control(folder: Path, method: str, path: str, **kwargs: Any) -> Any:
+def _control(
+    folder: Path, method: str, path: str, *, timeout: float | None = 600, **kwargs: Any
+) -> Any:
     data = _description(folder)
     port = data.get("control_port")
     if not port:
         console.print(f"[red]The lab in {folder} is not running[/red] (`smartlic lab up`).")
         raise typer.Exit(1)
     try:
-        response = httpx.request(method, f"http://127.0.0.1:{port}{path}", timeout=600, **kwargs)
+        response = httpx.request(
+            method, f"http://127.0.0.1:{port}{path}", timeout=timeout, **kwargs
+        )
     except httpx.HTTPError as exc:
         console.print(f"[red]The lab in {folder} does not answer[/red]: {exc}")
         raise typer.Exit(1) from None
@@ -62,6 +72,17 @@ def _control(folder: Path, method: str, path: str, **kwargs: Any) -> Any:
         console.print(f"[red]Error:[/red] {response.text}")
         raise typer.Exit(1)
     return response.json()
+
+
+def _bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def _when(value: int | None) -> str:
@@ -99,7 +120,7 @@ def urls_table(urls: dict[str, str], password: str, tokens: dict[str, str]) -> T
         table.add_row("portal login", f"{tokens['portal_user']} / {tokens['portal_password']}")
     table.add_row("authority API token", tokens["api_token"])
     table.add_row("ID token (trust)", tokens["id_token"])
-    table.add_row("device credentials", f"{USERNAME} / {password} (SSH: user = hostname)")
+    table.add_row("device credentials", f"{USERNAME} / {password} (SSH: user = hostname or UDI)")
     return table
 
 
@@ -150,14 +171,19 @@ def up(
             stderr=log,
             start_new_session=True,
         )  # fmt: skip
-    with console.status(f"starting {instances} instances ({topology})..."):
-        for _ in range(6000):
+    resuming = existing.exists()
+    total = len(json.loads(existing.read_text())["members"]) if resuming else instances
+    with _bar() as bar:
+        task = bar.add_task(f"starting the lab ({topology})", total=total)
+        for _ in range(12_000):
             if proc.poll() is not None:
                 console.print(f"[red]The lab failed to start[/red]; see {folder / 'lab.log'}")
                 raise typer.Exit(1)
             path = folder / DESCRIPTION
             if path.exists() and json.loads(path.read_text()).get("control_port"):
                 break
+            with contextlib.suppress(OSError, ValueError):
+                bar.update(task, completed=int((folder / STARTED).read_text() or 0))
             time.sleep(0.1)
     # The lab outlives this command (`smartlic lab down` stops it by pid): do not wait for it.
     proc.returncode = 0
@@ -168,13 +194,22 @@ def up(
 def status(
     folder: Dir = DEFAULT_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    rows: Annotated[
+        int, typer.Option("--rows", help="Instances listed one by one (0: all).", min=0)
+    ] = SHOWN_ROWS,
 ) -> None:
     """The lab's instances and endpoints."""
     data = _control(folder, "GET", "/status")
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    console.print(status_table(data["rows"], f"Lab in {folder} ({data['topology']})"))
+    shown = data["rows"] if rows == 0 else data["rows"][:rows]
+    console.print(status_table(shown, f"Lab in {folder} ({data['topology']})"))
+    if len(shown) < len(data["rows"]):
+        console.print(
+            f"... and {len(data['rows']) - len(shown)} more instances "
+            "(`--rows 0` lists them all, `--json` for scripts)"
+        )
     console.print(topology_table(data["rows"]))
     console.print(urls_table(data["urls"], data["password"], data["tokens"]))
 
@@ -206,9 +241,17 @@ def time_advance(
     ] = None,
 ) -> None:
     """Advance clocks (all, or --udi), running each instance's due work day by day."""
-    result = _control(
-        folder, "POST", "/advance", json={"seconds": days * 86400 + hours * 3600, "on": udi}
-    )
+    body = {"seconds": days * 86400 + hours * 3600, "on": udi}
+    with ThreadPoolExecutor(max_workers=1) as pool, _bar() as bar:
+        # no time limit: a day of ten thousand instances takes minutes
+        future = pool.submit(_control, folder, "POST", "/advance", json=body, timeout=None)
+        task = bar.add_task("instance-days", total=None)
+        while not future.done():
+            with contextlib.suppress(httpx.HTTPError, typer.Exit):
+                seen = _control(folder, "GET", "/progress", timeout=5)
+                bar.update(task, completed=seen["done"], total=seen["total"] or None)
+            time.sleep(0.5)
+        result = future.result()
     for line in result["lines"][-40:]:
         console.print(line, highlight=False)
     console.print(f"{len(result['lines'])} scheduled actions ran")
@@ -235,11 +278,31 @@ def run(
     folder: Annotated[
         Path | None, typer.Option("--dir", help="Keep the scenario labs here.")
     ] = None,
+    lab: Annotated[
+        Path | None,
+        typer.Option(
+            "--lab",
+            help="Run in the lab started by `smartlic lab up --dir LAB` instead of a fresh "
+            "lab per scenario (the scenario's topology and instances are then not used).",
+        ),
+    ] = None,
 ) -> None:
-    """Run scenarios, each in a fresh lab; exit 1 if any expectation fails."""
+    """Run scenarios, each in a fresh lab (or all in a running one, --lab); exit 1 if any
+    expectation fails."""
     from smartlic.lab import scenario
 
     names = scenario.shipped_names() if scenarios == ["all"] else scenarios
+    try:
+        paths = [scenario.find(name) for name in names]
+        loaded = [scenario.load(path) for path in paths]
+    except (FileNotFoundError, ValueError, yaml.YAMLError) as exc:
+        console.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if lab is not None:
+        if folder is not None:
+            raise typer.BadParameter("use --lab or --dir, not both", param_hint="--lab")
+        _report_all([_run_in(lab, path, data) for path, data in zip(paths, loaded, strict=True)])
+        return
     base = folder or Path(tempfile.mkdtemp(prefix="smartlic-lab-"))
     template = base / "template"
     if not (template / "tokens.json").exists():
@@ -249,15 +312,32 @@ def run(
         with console.status("setting up the authority..."):
             tokens = setup_authority(template)
         (template / "tokens.json").write_text(json.dumps(tokens))
+    reports = []
+    for path in paths:
+        with console.status(f"running {path.stem}..."):
+            reports.append(scenario.run(path, base / path.stem, template=template))
+        print_report(reports[-1])
+    _report_all(reports, printed=True)
+
+
+def _run_in(folder: Path, path: Path, data: dict[str, Any]) -> Any:
+    """One scenario in the running lab of ``folder``, through its control API."""
+    from smartlic.lab.scenario import Report, StepResult
+
+    with console.status(f"running {path.stem} in the lab in {folder}..."):
+        body = _control(folder, "POST", "/run", json={"scenario": data, "path": str(path)})
+    steps = [StepResult(**step) for step in body.pop("steps")]
+    return Report(**body, steps=steps)
+
+
+def _report_all(reports: list[Any], *, printed: bool = False) -> None:
     failed = 0
     summary = Table(title="Scenarios")
     for column in ("scenario", "result", "steps", "seconds"):
         summary.add_column(column)
-    for name in names:
-        path = scenario.find(name)
-        with console.status(f"running {path.stem}..."):
-            report = scenario.run(path, base / path.stem, template=template)
-        print_report(report)
+    for report in reports:
+        if not printed:
+            print_report(report)
         failed += not report.ok
         summary.add_row(
             report.name,
@@ -265,7 +345,7 @@ def run(
             str(len(report.steps)),
             f"{report.seconds:.1f}",
         )
-    if len(names) > 1:
+    if len(reports) > 1:
         console.print(summary)
     if failed:
         raise typer.Exit(1)
@@ -281,6 +361,9 @@ def print_report(report: Any) -> None:
         mark = "[green]pass[/green]" if step.ok else f"[red]FAIL[/red] {step.message}"
         table.add_row(str(step.number), step.kind, step.detail[:120], mark)
     console.print(table)
+    for step in report.steps:
+        if not step.ok:  # in full: the table cuts long messages
+            console.print(f"step {step.number} ({step.kind}): {step.message}", markup=False)
     verdict = "[green]PASSED[/green]" if report.ok else "[red]FAILED[/red]"
     console.print(f"{verdict} {report.name} in {report.seconds:.1f} s")
 

@@ -1,8 +1,9 @@
 """``smartlic lab demo`` (``make demo``): a mixed lab of a few dozen instances and a narrated tour.
 
 Trust established, usage reported (direct, through the utility by push and pull), ACKs and
-policy installed, an air-gap round trip, an export-controlled license authorized; then a summary
-table, the URLs and credentials, and the lab keeps running until Ctrl-C.
+policy installed, an air-gap round trip, the files of a disconnected utility carried to the
+authority and back, an export-controlled license authorized; then a summary table, the URLs and
+credentials, and the lab keeps running until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncssh
@@ -19,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from smartlic.core.timefmt import DAY
 from smartlic.lab.cli import topology_table, urls_table
-from smartlic.lab.fleet import ACCOUNT, VA, Lab, authority_cli_run
+from smartlic.lab.fleet import ACCOUNT, DISCONNECTED, VA, Lab, authority_cli_run
 
 
 def _progress(console: Console) -> Progress:
@@ -62,7 +64,7 @@ def tour(
         step += 1
         console.rule(f"[bold]{step}. {title}")
 
-    say(f"Start a lab: an authority, a utility and {instances} product instances (mixed)")
+    say(f"Start a lab: an authority, two utilities and {instances} product instances (mixed)")
     with _progress(console) as bar:
         task = bar.add_task("starting instances", total=instances)
         lab = Lab.create(
@@ -141,6 +143,8 @@ def tour(
         console.print(lab.cli(gapped, "license smart import flash:ack.txt").strip())
         console.print(f"{gapped}: policy {lab.agents[gapped].status().policy_name!r}")
 
+        _disconnected_round_trip(console, lab, say)
+
         say("An export-controlled license authorized (hseck9, authorization code)")
         console.print(f"{first}# license smart authorization request add hseck9 local")
         lab.cli(first, "license smart authorization request add hseck9 local")
@@ -163,6 +167,33 @@ def tour(
         if owned and wait:
             shutil.rmtree(folder, ignore_errors=True)
     return lab
+
+
+def _disconnected_round_trip(console: Console, lab: Lab, say: Callable[[str], None]) -> None:
+    """The instances behind the disconnected utility get their ACKs through files."""
+    utility = lab.utilities.get(DISCONNECTED)
+    hosts = [m.hostname for m in lab.members if m.topology == "cslu-disconnected"]
+    if utility is None or not hosts:
+        return
+    say("CSLU disconnected: Download All For Cisco, upload at the authority, Upload From Cisco")
+    portal = lab.folder / "portal"
+    portal.mkdir(exist_ok=True)
+    console.print("$ smartlic utility download-all for-cisco.tar.gz --data utility-disconnected")
+    utility.download_all(portal / "for-cisco.tar.gz")
+    console.print(
+        f"$ smartlic authority usage upload for-cisco.tar.gz --account '{ACCOUNT}' --va {VA} "
+        "--ack from-cisco.tar.gz"
+    )
+    authority_cli_run(
+        lab.folder / "authority", "usage", "upload", str(portal / "for-cisco.tar.gz"),
+        "--account", ACCOUNT, "--va", VA, "--ack", str(portal / "from-cisco.tar.gz"),
+    )  # fmt: skip
+    console.print("$ smartlic utility upload-from from-cisco.tar.gz --data utility-disconnected")
+    utility.upload_from(portal / "from-cisco.tar.gz")
+    for host in hosts:  # their next push picks the ACKs up
+        lab.cli(host, "license smart sync all")
+    done = sum(lab.agents[h].status().policy_name is not None for h in hosts)
+    console.print(f"policy installed on {done} of {len(hosts)} instances behind the utility")
 
 
 def _messages(console: Console, lab: Lab, mnemonic: str, limit: int) -> None:

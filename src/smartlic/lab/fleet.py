@@ -1,11 +1,16 @@
-"""A lab: an authority, a utility and a fleet of product instances in one process.
+"""A lab: an authority, utilities and a fleet of product instances in one process.
 
 Everything is composed through the roles' public interfaces: the authority is set up with its
 own CLI (``smartlic authority ...``, invoked in-process) and served by ``create_app`` with a
-settable clock; the utility is a :class:`~smartlic.utility.service.Utility` served by its
-``create_app``; each product instance is an :class:`~smartlic.instance.Agent` with its own state
-folder and :class:`~smartlic.instance.ManualClock`, reachable over one shared device REST server
-(``/<hostname>/smartlic-service/...``) and one shared SSH server (log in as ``<hostname>``).
+settable clock; a utility is a :class:`~smartlic.utility.service.Utility` served by its
+``create_app`` (a connected one for push and pull, and a disconnected one, with its own folder
+and port, for the instances behind an air-gapped utility); each product instance is an
+:class:`~smartlic.instance.Agent` with its own :class:`~smartlic.instance.ManualClock` and its
+rows in the fleet's one database (:class:`~smartlic.instance.fleet_store.FleetStore`: a file per
+instance would hold three descriptors each, and ten thousand instances would run out), reachable
+over one shared device REST server (``/<hostname>/smartlic-service/...``) and one shared SSH
+server (log in as ``<hostname>`` or as the UDI). Instances the utility pulls from get a port each
+(the utility addresses a device by host and port), all served by one server thread.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import contextlib
 import json
 import secrets
 import shlex
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+import httpx
 import uvicorn
 from typer.testing import CliRunner
 
@@ -36,9 +43,11 @@ from smartlic.core.errors import SmartLicError
 from smartlic.core.timefmt import DAY
 from smartlic.core.udi import HaMember, HaRole, HaSet, Udi
 from smartlic.instance import Agent, Identity, ManualClock
+from smartlic.instance.fleet_store import FleetStore
 from smartlic.instance.restapi import create_app as device_app
 from smartlic.instance.shell.session import Device
 from smartlic.instance.shell.ssh import ShellSession, load_host_key
+from smartlic.instance.store import atomic_write
 from smartlic.utility.app import create_app as utility_app
 from smartlic.utility.service import Utility
 
@@ -52,6 +61,13 @@ VA = "Campus"
 POLICY = "Campus Policy"
 USERNAME = "admin"
 DESCRIPTION = "lab.json"
+STARTED = "starting.count"
+"""While ``lab up`` starts a lab, how many instances are up (for the CLI's progress bar)."""
+CONNECTED, DISCONNECTED = "connected", "disconnected"
+"""The lab's two utilities: one connected to the authority (push and pull instances), one
+disconnected (its files cross the air gap: Download All For Cisco, Upload From Cisco)."""
+BATCH = 250
+"""Instances created per commit of the fleet store while a lab starts."""
 
 # Realistic catalogue of platforms (PID, serial prefix, hostname prefix).
 PLATFORMS = (
@@ -158,23 +174,43 @@ def setup_authority(root: Path) -> dict[str, str]:
     }
 
 
-class _Server(threading.Thread):
-    """An ASGI app under uvicorn on a loopback port, in a daemon thread."""
+def _listen(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
-    def __init__(self, app: Any, port: int = 0) -> None:
+
+class _Server(threading.Thread):
+    """An ASGI app under uvicorn on loopback ports (one or many), in a daemon thread."""
+
+    def __init__(self, app: Any, port: int = 0, *, ports: list[int] | None = None) -> None:
         super().__init__(daemon=True)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        self.sockets: list[socket.socket] = []
+        try:
+            for wanted in [port] if ports is None else ports:
+                self.sockets.append(_listen(wanted))
+        except OSError:
+            for sock in self.sockets:
+                sock.close()
+            raise
+        config = uvicorn.Config(app, log_level="warning", backlog=256)
         config.lifespan = "off"
         self.server = uvicorn.Server(config)
         self.start()
-        for _ in range(2000):
-            if self.server.started:
+        for _ in range(6000):
+            if self.server.started or not self.is_alive():
                 break
             time.sleep(0.005)
-        self.port = int(self.server.servers[0].sockets[0].getsockname()[1])
+        self.ports = [int(sock.getsockname()[1]) for sock in self.sockets]
+        self.port = self.ports[0]
 
     def run(self) -> None:
-        self.server.run()
+        self.server.run(sockets=self.sockets)
 
     @property
     def url(self) -> str:
@@ -183,6 +219,8 @@ class _Server(threading.Thread):
     def stop(self) -> None:
         self.server.should_exit = True
         self.join(timeout=10)
+        for sock in self.sockets:
+            sock.close()
 
 
 class _DeviceRouter:
@@ -197,8 +235,8 @@ class _DeviceRouter:
         if scope["type"] != "http":
             return
         host, _, rest = scope["path"].lstrip("/").partition("/")
-        device = self.lab.device(host)
-        if device is None:
+        name = self.lab.hostname(host)
+        if name is None:
             body = b'{"detail": "no such instance in the lab"}'
             headers = [(b"content-type", b"application/json")]
             await send({"type": "http.response.start", "status": 404, "headers": headers})
@@ -206,11 +244,31 @@ class _DeviceRouter:
             return
         app = self.apps.get(host)
         if app is None:
-            app = device_app(device.agent, USERNAME, self.lab.password)
+            app = device_app(self.lab.agents[name], USERNAME, self.lab.password)
             self.apps[host] = app
         prefix = f"/{host}"
         child = dict(scope, path="/" + rest, root_path=scope.get("root_path", "") + prefix)
         await app(child, receive, send)
+
+
+class _PullRouter:
+    """ASGI: a request to port P goes to the REST app of the instance the utility pulls from at
+    P (apps made on first use, as in :class:`_DeviceRouter`)."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.hosts: dict[int, str] = {}
+        self.apps: dict[int, Any] = {}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        port = int(scope["server"][1])
+        app = self.apps.get(port)
+        if app is None:
+            app = device_app(self.lab.agents[self.hosts[port]], USERNAME, self.lab.password)
+            self.apps[port] = app
+        await app(scope, receive, send)
 
 
 class _Router(asyncssh.SSHServer):
@@ -248,17 +306,26 @@ class Lab:
         self.agents: dict[str, Agent] = {}
         self.clocks: dict[str, ManualClock] = {}
         self.devices: dict[str, Device] = {}
+        """Shell devices, made on first use (a command tree per device is most of the cost of
+        starting an instance, and most instances of a large fleet are never logged into)."""
+        self.by_udi = {m.udi: m.hostname for m in self.members}
         self.authority_clock = FixedClock(int(description["start"]))
         self.authority: _Server | None = None
-        self.utility: Utility | None = None
-        self.utility_server: _Server | None = None
+        self.utilities: dict[str, Utility] = {}
+        self.utility_servers: dict[str, _Server] = {}
         self.rest: _Server | None = None
         self.ssh_port: int | None = None
-        self.pull_servers: dict[str, _Server] = {}
+        self.pull_server: _Server | None = None
+        self.fleet: FleetStore | None = None
+        self.http = httpx.Client(timeout=30.0)
+        """One HTTP client for every instance's pushes: a client per push would load the CA
+        bundle each time (tens of milliseconds) and open a new connection."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self.messages: list[str] = []
+        self.progress = (0, 0)
+        """(instance-days done, instance-days to do) of the running ``advance``."""
 
     # --- building ---------------------------------------------------------------------------
 
@@ -291,6 +358,7 @@ class Lab:
             "tokens": tokens,
             "account": ACCOUNT,
             "va": VA,
+            "store": "fleet",
             "members": [asdict(m) for m in members],
         }
         lab = cls(folder, description)
@@ -298,9 +366,9 @@ class Lab:
         return lab
 
     @classmethod
-    def open(cls, folder: Path) -> Lab:
+    def open(cls, folder: Path, *, progress: Callable[[int], None] | None = None) -> Lab:
         lab = cls(folder, json.loads((folder / DESCRIPTION).read_text()))
-        lab.start()
+        lab.start(progress=progress)
         return lab
 
     @property
@@ -309,7 +377,23 @@ class Lab:
 
     @property
     def needs_utility(self) -> bool:
-        return any(m.topology.startswith("cslu") for m in self.members)
+        return bool(self.utility_kinds)
+
+    @property
+    def utility_kinds(self) -> list[str]:
+        """The utilities this fleet needs: connected (push, pull), disconnected, or both."""
+        kinds = {m.topology for m in self.members}
+        wanted = [CONNECTED] if kinds & {"cslu-push", "cslu-pull"} else []
+        return wanted + ([DISCONNECTED] if "cslu-disconnected" in kinds else [])
+
+    @property
+    def utility(self) -> Utility | None:
+        """The connected utility, or the disconnected one in a lab that has only that."""
+        return self.utilities.get(CONNECTED, self.utilities.get(DISCONNECTED))
+
+    @property
+    def utility_server(self) -> _Server | None:
+        return self.utility_servers.get(CONNECTED, self.utility_servers.get(DISCONNECTED))
 
     def start(self, *, progress: Callable[[int], None] | None = None, first: bool = False) -> None:
         settings = Settings(data=self.folder / "authority", trust_per_minute=0)
@@ -317,71 +401,92 @@ class Lab:
             authority_app(settings, clock=self.authority_clock),
             self.description.get("authority_port", 0),
         )
-        if self.needs_utility:
-            self.start_utility()
+        for kind in self.utility_kinds:
+            self.start_utility(kind)
+        if self.description.get("store") == "fleet":
+            self.fleet = FleetStore(self.folder / "instances")
         anchor = self.anchor
-        for member in self.members:
-            clock = ManualClock(self.authority_clock.now())
-            agent = Agent.open(
-                self.folder / member.state,
-                _identity(member),
-                clock=clock,
-                anchor=anchor,
-                on_message=lambda entry, host=member.hostname: self.messages.append(
-                    f"{host}: {entry.console_line()}"
-                ),
-            )
-            self.agents[member.hostname] = agent
-            self.clocks[member.hostname] = clock
-            self.devices[member.hostname] = Device(agent, hostname=member.hostname)
-            if first:
-                self._configure(member, agent)
-            if progress is not None:
-                progress(1)
+        for at in range(0, len(self.members), BATCH):
+            with self.fleet.batch() if self.fleet is not None else contextlib.nullcontext():
+                for member in self.members[at : at + BATCH]:
+                    self._start_one(member, anchor, first)
+                    if progress is not None:
+                        progress(1)
         self._serve_devices()
         self.description.update(
             authority_port=self.authority.port,
             rest_port=self.rest.port if self.rest else None,
             ssh_port=self.ssh_port,
-            utility_port=self.utility_server.port if self.utility_server else None,
+            **{self._port_key(k): s.port for k, s in self.utility_servers.items()},
         )
         self.save()
 
-    def start_utility(self) -> None:
-        """Start (or restart, after the ``utility down`` fault) the utility."""
-        assert self.authority is not None
-        utility = Utility(self.folder / "utility", clock=lambda: float(self.authority_clock.now()))
-        disconnected = all(
-            m.topology == "cslu-disconnected" for m in self.members if m.topology.startswith("cslu")
+    def _start_one(self, member: Member, anchor: Envelope, first: bool) -> None:
+        clock = ManualClock(self.authority_clock.now())
+        folder = self.folder / member.state
+        agent = Agent.open(
+            folder,
+            _identity(member),
+            clock=clock,
+            anchor=anchor,
+            on_message=lambda entry, host=member.hostname: self.messages.append(
+                f"{host}: {entry.console_line()}"
+            ),
+            store=None if self.fleet is None else self.fleet.scope(member.udi, folder),
+            http_client=self.http,
         )
+        self.agents[member.hostname] = agent
+        self.clocks[member.hostname] = clock
+        if first:
+            self._configure(member, agent)
+
+    @staticmethod
+    def _port_key(kind: str) -> str:
+        return "utility_port" if kind == CONNECTED else "disconnected_utility_port"
+
+    def utility_url(self, kind: str) -> str:
+        """Where the instances of a utility push (``/cslu/v1/pi``)."""
+        port = self.description.get(self._port_key(kind)) or self.utility_servers[kind].port
+        return f"http://127.0.0.1:{port}/cslu/v1/pi"
+
+    def start_utility(self, kind: str | None = None) -> None:
+        """Start (or restart, after the ``utility-down`` fault) a utility (default: connected,
+        else the disconnected one)."""
+        assert self.authority is not None
+        kind = kind or self.utility_kinds[0]
+        connected = kind == CONNECTED
+        folder = self.folder / ("utility" if connected else "utility-disconnected")
+        utility = Utility(folder, clock=lambda: float(self.authority_clock.now()))
         utility.configure(
-            connected=not disconnected,
-            authority_url=None if disconnected else self.authority.url,
-            authority_token=None if disconnected else self.tokens["api_token"],
+            connected=connected,
+            authority_url=self.authority.url if connected else None,
+            authority_token=self.tokens["api_token"] if connected else None,
             account=ACCOUNT,
             va=VA,
             authority_keys=(self.folder / "anchor.xml").read_bytes(),
         )
-        self.utility = utility
-        self.utility_server = _Server(utility_app(utility), self.description.get("utility_port", 0))
+        self.utilities[kind] = utility
+        self.utility_servers[kind] = _Server(
+            utility_app(utility), self.description.get(self._port_key(kind)) or 0
+        )
 
-    def stop_utility(self) -> None:
-        if self.utility_server is not None:
-            self.utility_server.stop()
-            self.utility_server = None
-        if self.utility is not None:
-            self.utility.close()
-            self.utility = None
+    def stop_utility(self, kind: str | None = None) -> None:
+        kind = kind or self.utility_kinds[0]
+        server = self.utility_servers.pop(kind, None)
+        if server is not None:
+            server.stop()
+        utility = self.utilities.pop(kind, None)
+        if utility is not None:
+            utility.close()
 
     def _configure(self, member: Member, agent: Agent) -> None:
         assert self.authority is not None
         if member.topology == "direct":
             agent.configure(transport="smart", smart_url=f"{self.authority.url}/licservice/license")
-        elif member.topology in ("cslu-push", "cslu-disconnected"):
-            port = self.description.get("utility_port") or (
-                self.utility_server.port if self.utility_server else 0
-            )
-            agent.configure(transport="cslu", cslu_url=f"http://127.0.0.1:{port}/cslu/v1/pi")
+        elif member.topology == "cslu-push":
+            agent.configure(transport="cslu", cslu_url=self.utility_url(CONNECTED))
+        elif member.topology == "cslu-disconnected":
+            agent.configure(transport="cslu", cslu_url=self.utility_url(DISCONNECTED))
         else:  # cslu-pull and air-gapped: the device never initiates
             agent.configure(transport="off")
         for name, count in member.licenses.items():
@@ -389,19 +494,21 @@ class Lab:
 
     def _serve_devices(self) -> None:
         self.rest = _Server(_DeviceRouter(self), self.description.get("rest_port", 0))
-        # The utility's inventory addresses a device by host and port: pull devices get a port.
-        self.pull_servers = {}
+        # The utility's inventory addresses a device by host and port: the instances behind a
+        # utility get a port each, in the inventory of theirs (the connected one pulls from
+        # cslu-pull; the disconnected one can pull too: CSLU initiated, disconnected).
         ports = self.description.setdefault("pull_ports", {})
-        for m in self.members:
-            if m.topology == "cslu-pull":
-                app = device_app(self.agents[m.hostname], USERNAME, self.password)
-                server = _Server(app, ports.get(m.hostname, 0))
-                self.pull_servers[m.hostname] = server
-                ports[m.hostname] = server.port
-                if self.utility is not None:
-                    self.utility.add_device(
-                        "127.0.0.1", server.port, USERNAME, self.password, m.udi
-                    )
+        owner = {"cslu-pull": CONNECTED, "cslu-disconnected": DISCONNECTED}
+        pulled = [m for m in self.members if m.topology in owner]
+        if pulled:
+            router = _PullRouter(self)
+            self.pull_server = _Server(router, ports=[ports.get(m.hostname, 0) for m in pulled])
+            for m, port in zip(pulled, self.pull_server.ports, strict=True):
+                router.hosts[port] = m.hostname
+                ports[m.hostname] = port
+                utility = self.utilities.get(owner[m.topology])
+                if utility is not None:
+                    utility.add_device("127.0.0.1", port, USERNAME, self.password, m.udi)
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._loop_thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -425,7 +532,8 @@ class Lab:
 
     def save(self) -> None:
         self.description["members"] = [asdict(m) for m in self.members]
-        (self.folder / DESCRIPTION).write_text(json.dumps(self.description, indent=2))
+        # Atomic: `lab up` and `lab status` read it while the lab process writes it.
+        atomic_write(self.folder / DESCRIPTION, json.dumps(self.description, indent=2).encode())
 
     def close(self) -> None:
         if self._loop is not None:
@@ -443,25 +551,34 @@ class Lab:
                 self._loop_thread.join(timeout=10)
             loop.close()
             self._loop = None
-        for server in (self.rest, self.utility_server, self.authority, *self.pull_servers.values()):
+        servers = (self.rest, self.pull_server, self.authority, *self.utility_servers.values())
+        for server in servers:
             if server is not None:
                 server.stop()
-        if self.utility is not None:
-            self.utility.close()
+        for utility in self.utilities.values():
+            utility.close()
         for agent in self.agents.values():
             with contextlib.suppress(Exception):
                 agent.close()
+        if self.fleet is not None:
+            self.fleet.close()
+        self.http.close()
 
     # --- operating --------------------------------------------------------------------------
 
+    def hostname(self, name: str) -> str | None:
+        """The hostname of an instance named by hostname or UDI."""
+        return name if name in self.agents else self.by_udi.get(name)
+
     def device(self, name: str) -> Device | None:
-        """A device by hostname or UDI."""
-        if name in self.devices:
-            return self.devices[name]
-        for m in self.members:
-            if m.udi == name:
-                return self.devices[m.hostname]
-        return None
+        """A device (its shell) by hostname or UDI."""
+        host = self.hostname(name)
+        if host is None:
+            return None
+        device = self.devices.get(host)
+        if device is None:
+            device = self.devices[host] = Device(self.agents[host], hostname=host)
+        return device
 
     def select(self, names: str | list[str] | None) -> list[str]:
         """Hostnames for ``all``, a topology name, a hostname or UDI, or a list of those."""
@@ -472,19 +589,23 @@ class Lab:
         out: list[str] = []
         for name in names:
             if name in TOPOLOGIES:
-                out += [m.hostname for m in self.members if m.topology == name]
+                found = [m.hostname for m in self.members if m.topology == name]
+                if not found:  # a step on nothing would pass without checking anything
+                    raise KeyError(f"no {name} instance in the lab")
+                out += found
             else:
-                device = self.device(name)
-                if device is None:
+                host = self.hostname(name)
+                if host is None:
                     raise KeyError(f"no instance {name!r} in the lab")
-                out.append(
-                    next(m.hostname for m in self.members if self.devices[m.hostname] is device)
-                )
+                out.append(host)
         return out
 
     def cli(self, hostname: str, line: str) -> str:
         """One device CLI line, run through the shell's command tree in privileged mode."""
-        session = self.devices[hostname].session(privileged=True)
+        device = self.device(hostname)
+        if device is None:
+            raise KeyError(f"no instance {hostname!r} in the lab")
+        session = device.session(privileged=True)
         out = []
         for part in line.split("\n"):
             if part.strip():
@@ -497,6 +618,8 @@ class Lab:
         lines: list[str] = []
         step = DAY
         remaining = seconds
+        total, done = -(-seconds // step) * len(hosts), 0
+        self.progress = (0, total)
         while remaining > 0:
             delta = min(step, remaining)
             remaining -= delta
@@ -510,6 +633,8 @@ class Lab:
                     lines += [f"{host}: {line}" for line in self.agents[host].tick()]
                 except SmartLicError as exc:
                     lines.append(f"{host}: {exc.reason}")
+                done += 1
+                self.progress = (done, total)
         return lines
 
     def rows(self) -> list[dict[str, Any]]:
@@ -536,8 +661,9 @@ class Lab:
     def urls(self) -> dict[str, str]:
         base = self.authority.url if self.authority else "-"
         out = {"authority": base, "authority portal": f"{base}/portal"}
-        if self.utility_server is not None:
-            out["utility"] = f"{self.utility_server.url}/cslu/v1/pi"
+        for kind, server in self.utility_servers.items():
+            name = "utility" if kind == CONNECTED else "utility (disconnected)"
+            out[name] = f"{server.url}/cslu/v1/pi"
         if self.rest is not None:
             out["device REST"] = f"{self.rest.url}/<hostname>/smartlic-service/"
         out["device SSH"] = f"ssh -p {self.ssh_port} <hostname>@127.0.0.1"

@@ -9,25 +9,34 @@
       - cli: license smart trust idtoken {id_token} local
         on: all                # all (default), a topology, a hostname or UDI, or a list
       - advance: {days: 1}     # every clock (or `on:`), running each instance's due work
-      - utility: collect       # collect | upload | download-all FILE | upload-from FILE
+      - clock: {minutes: -30}  # `clock set` on the device, relative to its clock (or `on:`)
+      - utility: collect       # collect | upload | deliver | download-all FILE | upload-from FILE
+        which: connected       # or disconnected (default: connected, if the lab has one)
       - authority: [usage, upload, "{dir}/usage.txt", --account, "{account}", --va, "{va}",
                     --ack, "{dir}/ack.txt"]
+      - authority: [token, create, --account, "{account}", --va, Branch, --json]
+        capture: {token: branch_token}   # a field of the JSON output, as {branch_token}
       - move: {from: "{flash:sw-1}/usage.txt", to: "{dir}/usage.txt"}   # across the air gap
       - tamper: {from: "{dir}/policy.xml", to: "{flash:sw-1}/bad.xml"}  # one byte changed
-      - fault: utility-down    # or utility-up
+      - fault: utility-down    # or utility-up (`which:` as for utility steps)
       - expect: {show: show license status, contains: "Trust Code Installed"}
       - expect: {message: TRUST_INSTALL_SUCCESS}
       - expect: {output: "Invalid"}            # the previous step's output
       - expect: {state: trust_installed, equals: true}   # a field of the instance's status
 
 Placeholders: ``{id_token}``, ``{api_token}``, ``{dir}`` (the lab folder), ``{account}``,
-``{va}``, ``{authority_url}``, ``{utility_url}``, ``{flash:HOST}`` (a device's ``flash:``
-folder), ``{udi:HOST}``. ``fail: true`` on a step expects it to fail (``error: TEXT``: with a
-message holding TEXT).
+``{va}``, ``{authority_url}``, ``{utility_url}``, ``{disconnected_utility_url}``,
+``{flash:HOST}`` (a device's ``flash:`` folder), ``{udi:HOST}``, and values captured by earlier
+steps. ``fail: true`` on a step expects it to fail (``error: TEXT``: with a message holding TEXT).
+
+A scenario runs in a lab of its own (:func:`run`) or in a running one (:func:`run_in`, behind
+``smartlic lab run --lab DIR``), where ``topology`` and ``instances`` are not used: its ``on:``
+names must exist in that lab.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -39,7 +48,7 @@ import yaml
 
 from smartlic.core.errors import SmartLicError
 from smartlic.core.timefmt import DAY
-from smartlic.lab.fleet import ACCOUNT, VA, Lab, authority_cli_run
+from smartlic.lab.fleet import ACCOUNT, CONNECTED, DISCONNECTED, VA, Lab, authority_cli_run
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 ERRORS = ("% Error", "% Invalid", "% Incomplete", "% Ambiguous")
@@ -104,6 +113,7 @@ class Runner:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self.last_output = ""
+        self.captured: dict[str, str] = {}
 
     def fill(self, text: str) -> str:
         lab = self.lab
@@ -120,6 +130,7 @@ class Runner:
                 host = lab.select(key[4:])[0]
                 return next(m.udi for m in lab.members if m.hostname == host)
             values = {
+                **self.captured,
                 "id_token": lab.tokens["id_token"],
                 "api_token": lab.tokens["api_token"],
                 "dir": str(lab.folder),
@@ -128,6 +139,9 @@ class Runner:
                 "authority_url": lab.authority.url if lab.authority else "",
                 "utility_url": (
                     f"{lab.utility_server.url}/cslu/v1/pi" if lab.utility_server else ""
+                ),
+                "disconnected_utility_url": (
+                    lab.utility_url(DISCONNECTED) if DISCONNECTED in lab.utility_servers else ""
                 ),
             }
             if key not in values:
@@ -154,13 +168,24 @@ class Runner:
             lines = lab.advance(seconds, spec.get("on", on))
             self.last_output = "\n".join(lines)
             return "advance", f"{spec}"
+        if "clock" in step:
+            spec = step["clock"]
+            delta = 60 * (int(spec.get("minutes", 0)) + 60 * int(spec.get("hours", 0)))
+            delta += int(spec.get("days", 0)) * DAY
+            for host in lab.select(spec.get("on", on)):
+                when = time.gmtime(lab.clocks[host].now() + delta)
+                lab.cli(host, f"clock set {time.strftime('%H:%M:%S %d %b %Y', when)}")
+            return "clock", f"{spec}"
         if "utility" in step:
-            return "utility", self._utility(self.fill(str(step["utility"])))
+            which = _which(step.get("which"))
+            return "utility", self._utility(self.fill(str(step["utility"])), which)
         if "authority" in step:
             args = step["authority"]
             args = args.split() if isinstance(args, str) else [str(a) for a in args]
             args = [self.fill(a) for a in args]
             self.last_output = authority_cli_run(lab.folder / "authority", *args)
+            for field_name, name in dict(step.get("capture") or {}).items():
+                self.captured[str(name)] = str(json.loads(self.last_output)[field_name])
             return "authority", " ".join(args)
         if "move" in step:
             source = Path(self.fill(step["move"]["from"]))
@@ -178,10 +203,11 @@ class Runner:
             return "tamper", f"{source.name} -> {target.name} (one byte changed)"
         if "fault" in step:
             fault = step["fault"]
+            which = step.get("which")
             if fault == "utility-down":
-                lab.stop_utility()
+                lab.stop_utility(_which(which) if which else None)
             elif fault == "utility-up":
-                lab.start_utility()
+                lab.start_utility(_which(which) if which else None)
             else:
                 raise ValueError(f"unknown fault {fault!r}")
             return "fault", fault
@@ -189,10 +215,11 @@ class Runner:
             return "expect", self._expect(step["expect"], on)
         raise ValueError(f"unknown step {step!r}")
 
-    def _utility(self, action: str) -> str:
-        utility = self.lab.utility
+    def _utility(self, action: str, which: str | None) -> str:
+        utility = self.lab.utility if which is None else self.lab.utilities.get(which)
         if utility is None:
-            raise AssertionError("the utility is down")
+            name = f"the {which} utility" if which else "the utility"
+            raise AssertionError(f"{name} is down or not in this lab")
         verb, _, arg = action.partition(" ")
         if verb == "collect":
             result: Any = utility.collect()
@@ -263,10 +290,17 @@ class Runner:
                 raise AssertionError(f"{where}: {bad!r} found")
 
 
+def _which(name: Any) -> str | None:
+    if name is None:
+        return None
+    if name not in (CONNECTED, DISCONNECTED):
+        raise ValueError(f"which: must be {CONNECTED} or {DISCONNECTED}, not {name!r}")
+    return str(name)
+
+
 def run(path: Path, folder: Path, *, template: Path | None = None) -> Report:
     """Start the scenario's lab in ``folder``, run every step, stop the lab."""
     data = load(path)
-    report = Report(str(data.get("name", path.stem)), str(path))
     started = time.monotonic()
     lab = Lab.create(
         folder,
@@ -274,25 +308,37 @@ def run(path: Path, folder: Path, *, template: Path | None = None) -> Report:
         topology=str(data.get("topology", "direct")),
         template=template,
     )
-    runner = Runner(lab)
     try:
-        for number, step in enumerate(data["steps"], start=1):
-            expect_fail = bool(step.get("fail", False)) if isinstance(step, dict) else False
-            try:
-                kind, detail = runner.run_step(step)
-                ok, message = not expect_fail, "" if not expect_fail else "did not fail"
-            except (AssertionError, SmartLicError, RuntimeError, KeyError, OSError) as exc:
-                kind = next(iter(step)) if isinstance(step, dict) else "?"
-                detail = str(step.get(kind, "")) if isinstance(step, dict) else str(step)
-                reason = exc.reason if isinstance(exc, SmartLicError) else str(exc)
-                ok, message = expect_fail, "" if expect_fail else reason
-                wanted = step.get("error") if isinstance(step, dict) else None
-                if ok and wanted and str(wanted) not in reason:
-                    ok, message = False, f"failed with {reason!r}, not {wanted!r}"
-            report.steps.append(StepResult(number, kind, detail, ok, message))
-            if not ok and not data.get("continue_on_failure", False):
-                break
+        report = run_in(lab, data, str(path))
     finally:
         lab.close()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def run_in(lab: Lab, data: dict[str, Any], path: str) -> Report:
+    """Run a loaded scenario's steps in a lab that is already running (it stays running)."""
+    report = Report(str(data.get("name", Path(path).stem)), path)
+    started = time.monotonic()
+    runner = Runner(lab)
+    for number, step in enumerate(data["steps"], start=1):
+        expect_fail = bool(step.get("fail", False)) if isinstance(step, dict) else False
+        try:
+            kind, detail = runner.run_step(step)
+            ok, message = not expect_fail, "" if not expect_fail else "did not fail"
+        except (
+            AssertionError, SmartLicError, RuntimeError, KeyError, OSError, ValueError,
+            TypeError, AttributeError,  # a malformed step, such as `advance: 5`
+        ) as exc:  # fmt: skip
+            kind = next(iter(step)) if isinstance(step, dict) else "?"
+            detail = str(step.get(kind, "")) if isinstance(step, dict) else str(step)
+            reason = exc.reason if isinstance(exc, SmartLicError) else str(exc)
+            ok, message = expect_fail, "" if expect_fail else reason
+            wanted = step.get("error") if isinstance(step, dict) else None
+            if ok and wanted and str(wanted) not in reason:
+                ok, message = False, f"failed with {reason!r}, not {wanted!r}"
+        report.steps.append(StepResult(number, kind, detail, ok, message))
+        if not ok and not data.get("continue_on_failure", False):
+            break
     report.seconds = time.monotonic() - started
     return report
