@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format bench clean golden browser
+.PHONY: install demo test lint format bench clean golden browser fuzz
 
 install: $(STAMP)
 
@@ -28,19 +28,25 @@ demo: install
 	$(BIN)/smartlic lab demo
 
 lint: install
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts fuzz
+	$(BIN)/ruff format --check src tests bench scripts fuzz
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format src tests bench scripts
-	$(BIN)/ruff check --fix src tests bench scripts
+	$(BIN)/ruff format src tests bench scripts fuzz
+	$(BIN)/ruff check --fix src tests bench scripts fuzz
 
 test: lint browser
 	url="$$(scripts/ensure-postgres.sh)" && SMARTLIC_TEST_PG_URL="$$url" $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
 	url="$$(scripts/ensure-postgres.sh)" && SMARTLIC_BENCH_PG_URL="$$url" $(BIN)/python bench/run_all.py
+
+# Coverage-guided fuzzing of every parser with atheris (fuzz/), FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: install
+	$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python fuzz/run_all.py
 
 golden: install
 	$(BIN)/python scripts/make_golden_vectors.py
