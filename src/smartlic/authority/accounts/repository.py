@@ -3,7 +3,7 @@ holds the few unscoped look-ups that *find* the account (by name, tenant or toke
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.accounts.models import (
@@ -146,15 +146,38 @@ class AccountRepository:
             raise NotFoundError("no such API token in this smart account")
         return row
 
-    def audit(self, limit: int = 100) -> list[AuditEntry]:
-        return list(
-            self.session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.account_id == self.account_id)
-                .order_by(AuditEntry.at.desc())
-                .limit(limit)
+    def audit(
+        self,
+        limit: int = 100,
+        *,
+        search: str = "",
+        outcome: str = "",
+        subject: str | None = None,
+    ) -> list[AuditEntry]:
+        """The newest entries, filtered in SQL so a filter reaches the whole history, not only
+        the latest page. ``search`` is a case-insensitive substring of action, subject, detail
+        or actor."""
+        query = select(AuditEntry).where(AuditEntry.account_id == self.account_id)
+        if outcome:
+            query = query.where(AuditEntry.outcome == outcome)
+        if subject is not None:
+            query = query.where(AuditEntry.subject == subject)
+        needle = search.strip().lower()
+        if needle:
+            query = query.where(
+                or_(
+                    *(
+                        func.lower(column).contains(needle, autoescape=True)
+                        for column in (
+                            AuditEntry.action,
+                            AuditEntry.subject,
+                            AuditEntry.detail,
+                            AuditEntry.actor,
+                        )
+                    )
+                )
             )
-        )
+        return list(self.session.scalars(query.order_by(AuditEntry.at.desc()).limit(limit)))
 
     def user_by_name(self, username: str) -> User | None:
         return self.session.scalar(

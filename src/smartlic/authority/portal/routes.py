@@ -325,9 +325,7 @@ def instance_detail(request: Request, instance_id: str) -> HTMLResponse:
             detail["va_id"], limit=1000, offset=0, va_ids=caller.va_ids
         )
         codes = [c for c in codes if c.udi == detail["udi"]]
-        events = [
-            e for e in AccountRepository(s, account_id).audit(500) if e.subject == detail["udi"]
-        ]
+        events = AccountRepository(s, account_id).audit(200, subject=detail["udi"])
         inventory = InventoryService(authority)
         row = InstanceService().find(s, account_id, detail["id"])
         deadline = inventory.deadline_of(s, account_id, row, now)
@@ -494,20 +492,7 @@ def events(request: Request, q: str = "", outcome: str = "") -> HTMLResponse:
     caller = _caller(request)
     authority = _authority(request)
     with authority.sessions() as s:
-        rows = AccountRepository(s, _account(caller)).audit(1000)
-    needle = q.strip().lower()
-    shown = [
-        r
-        for r in rows
-        if (not outcome or r.outcome == outcome)
-        and (
-            not needle
-            or needle in r.action.lower()
-            or needle in r.subject.lower()
-            or needle in r.detail.lower()
-            or needle in r.actor.lower()
-        )
-    ][:200]
+        shown = AccountRepository(s, _account(caller)).audit(200, search=q, outcome=outcome)
     return _render(request, "events.html", caller, rows=shown, q=q, outcome=outcome)
 
 
