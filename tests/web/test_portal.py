@@ -114,6 +114,10 @@ def test_sign_in_token_instance_and_code(
     page.goto(f"{base}/portal/reports")
     row = page.locator("tr", has_text=code_id)
     assert row.locator("td").last.inner_text() not in ("", "—")
+    # The instance page lists the code too (a full UDI in the search opens the instance).
+    page.goto(f"{base}/portal/inventory?q=PID:C9300-24UX,SN:FCW2233L0AB")
+    assert code_id in page.inner_text("main")
+    page.goto(f"{base}/portal/reports")
 
     # An error a person can act on: an unknown license.
     page.get_by_label("UDI").fill("PID:C9300-24UX,SN:FCW2233L0AB")

@@ -59,10 +59,13 @@ class CodeRepository:
         limit: int,
         offset: int = 0,
         va_ids: Collection[str] | None = None,
+        udi: str | None = None,
     ) -> tuple[list[IssuedCode], int]:
         query = select(IssuedCode).where(IssuedCode.account_id == self.account_id)
         if va_id is not None:
             query = query.where(IssuedCode.va_id == va_id)
+        if udi is not None:
+            query = query.where(IssuedCode.udi == udi)
         if va_ids is not None:
             query = query.where(IssuedCode.va_id.in_(sorted(va_ids)))
         return paged(

@@ -322,9 +322,8 @@ def instance_detail(request: Request, instance_id: str) -> HTMLResponse:
         if not caller.sees(detail["va_id"]):
             raise NotFoundError("no such product instance in this smart account")
         codes, _ = CodeRepository(s, account_id).page(
-            detail["va_id"], limit=1000, offset=0, va_ids=caller.va_ids
+            detail["va_id"], limit=1000, offset=0, va_ids=caller.va_ids, udi=detail["udi"]
         )
-        codes = [c for c in codes if c.udi == detail["udi"]]
         events = AccountRepository(s, account_id).audit(200, subject=detail["udi"])
         inventory = InventoryService(authority)
         row = InstanceService().find(s, account_id, detail["id"])
