@@ -41,7 +41,7 @@ from smartlic.core.errors import OversizedError
 from smartlic.utility.service import Utility, verify_report
 
 INSTANCES = env_int("SMARTLIC_FILES_INSTANCES", 100_000)
-BUDGET = env_int("SMARTLIC_FILES_BUDGET", 300)
+BUDGET = env_int("SMARTLIC_FILES_BUDGET", 900)
 PILOT = 2000
 BATCH = 1000
 PROFILED = 1000
