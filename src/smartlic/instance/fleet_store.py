@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smartlic.instance.store import SCHEMA, KeyValue
+from smartlic.instance.store import SCHEMA, KeyValue, Transactions
 
 FLEET_DB = "fleet.db"
 PREFIX = "fleet_"
@@ -253,7 +253,7 @@ class _Fetched:
         return iter(self.rows)
 
 
-class FleetStore:
+class FleetStore(Transactions):
     """One database for many agents: ``fleet.scope(udi, folder)`` is one agent's store.
 
     Thread-safe: one connection behind a re-entrant lock. ``batch()`` groups many agents'
@@ -293,30 +293,7 @@ class FleetStore:
             self.db.close()
             self.closed = True
 
-    @contextlib.contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One transaction on the shared connection; nested uses (any agent) join it."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self.db
-                finally:
-                    self._depth -= 1
-                return
-            self.db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            else:
-                self.db.execute("COMMIT")
-            finally:
-                self._depth = 0
-
-    batch = tx
+    batch = Transactions.tx
 
     def run(self, owner: int, sql: str, params: tuple[Any, ...]) -> _Fetched:
         """Run one instance-schema statement as ``owner``; rows are fetched before unlocking."""

@@ -197,25 +197,13 @@ class KeyValue:
             db.execute("DELETE FROM kv WHERE key = ?", (key,))
 
 
-class Store(KeyValue):
-    """The instance database. Thread-safe: one connection behind a re-entrant lock."""
+class Transactions:
+    """Nested transactions on one connection under a lock: the outermost use commits, inner
+    ones join it. Shared by an instance's own store and a fleet's shared one."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._depth = 0
-        self.db = sqlite3.connect(
-            self.folder / DB_NAME, isolation_level=None, check_same_thread=False
-        )
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self.db.close()
+    db: sqlite3.Connection
+    _lock: threading.RLock
+    _depth: int
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -239,6 +227,27 @@ class Store(KeyValue):
                 self.db.execute("COMMIT")
             finally:
                 self._depth = 0
+
+
+class Store(Transactions, KeyValue):
+    """The instance database. Thread-safe: one connection behind a re-entrant lock."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.db = sqlite3.connect(
+            self.folder / DB_NAME, isolation_level=None, check_same_thread=False
+        )
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
 
     # --- queries ----------------------------------------------------------------------------
 
