@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from smartlic.authority import parallel_verify
 from smartlic.authority.clock import Clock, SystemClock
 from smartlic.authority.db import make_engine, make_sessions
 from smartlic.authority.keystore import KeyStore
+from smartlic.authority.parallel_verify import ParallelVerifier
 from smartlic.core.catalog import Catalog, default_catalog
 from smartlic.core.envelope import Envelope
 from smartlic.core.keys import SigningKey
@@ -29,6 +31,10 @@ class Authority:
     _cached: tuple[tuple[int, int], SigningKey, list[Envelope], KeySet] | None = field(
         init=False, default=None
     )
+
+    verifier: ParallelVerifier = field(init=False, default=parallel_verify.shared)
+    """Checks the signatures of a large batch on every core (one pool of helper processes per
+    OS process, started on first use)."""
 
     names: dict[tuple[str, str], tuple[str, str]] = field(init=False, default_factory=dict)
     """(account id, VA id) → (smart account name, VA name): names never change, so each worker

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,6 +20,7 @@ from typing import Any
 from smartlic.core import jsonio
 from smartlic.core.errors import ArtifactTypeError, FormatError, SignatureMismatchError
 from smartlic.core.keys import SIGNATURE_BYTES, SigningKey, VerifyKey, b64decode, b64encode
+from smartlic.core.once import once
 from smartlic.core.udi import Udi
 
 FORMAT_VERSION = "1.0"
@@ -143,7 +143,7 @@ class Envelope:
     signature: Signature
     version: str = FORMAT_VERSION
 
-    @functools.cached_property
+    @once
     def payload_bytes(self) -> bytes:
         """Encoded once: the signature check and the digest both need the bytes."""
         return self.payload.encode()
@@ -162,7 +162,7 @@ class Envelope:
 
     def payload_json(self) -> Any:
         """Decode the payload. Only call this after the signature has been verified."""
-        return jsonio.loads(self.payload, what=f"{self.type.value} payload")
+        return jsonio.loads(self.payload_bytes, what=f"{self.type.value} payload")
 
     def signed_bytes(self) -> bytes:
         return pae(self.type.value, self.payload_bytes)

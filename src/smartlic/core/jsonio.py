@@ -15,6 +15,8 @@ import json
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
+import orjson
+
 from smartlic.core.errors import FormatError, OversizedError
 
 MAX_JSON_BYTES = 4 * 1024 * 1024
@@ -26,36 +28,115 @@ the bundle's limit rather than an ordinary document's."""
 MAX_DEPTH = 32
 
 
+def _json_dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+# orjson writes exactly the bytes of ``_json_dumps`` for plain values (exact str, int, bool,
+# None, dict with str keys, list, tuple): compact, insertion order, UTF-8, the same escapes.
+# ``tests/unit/test_jsonio_fast.py`` holds it to that. It refuses what it would otherwise
+# write in its own way (dataclasses, datetimes, str subclasses), and integers past 64 bits,
+# so those go to ``json``, which writes or refuses them as it always did.
+_ORJSON_STRICT = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _fast_dumps(obj: Any) -> bytes:
+    try:
+        return orjson.dumps(obj, option=_ORJSON_STRICT)
+    except TypeError:
+        return _json_dumps(obj)
+
+
 def dumps(obj: Any) -> bytes:
     """Compact UTF-8 JSON in insertion order; refuses floats so payloads stay portable."""
-    _refuse_floats(obj, 0)
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _fast_dumps(obj) if _refuse_floats(obj, 0) else _json_dumps(obj)
 
 
 def dumps_strings(obj: dict[str, Any]) -> bytes:
     """``dumps`` for a document its typed caller builds from strings and objects of strings only
     (a signed envelope), which cannot hold a float: the same bytes without the float walk."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _fast_dumps(obj)
 
 
 _LEAVES = (str, int, bool, type(None))
 
 
-def _refuse_floats(obj: Any, depth: int) -> None:
+def _refuse_floats(obj: Any, depth: int) -> bool:
+    """Raise on a float or a non-string key; answer whether every node is a plain JSON type
+    (the ones orjson writes as ``json`` does)."""
     if depth > MAX_DEPTH:
         raise FormatError(f"JSON nesting deeper than {MAX_DEPTH}")
-    if type(obj) in _LEAVES:  # most nodes: answered before any isinstance check
-        return
+    kind = type(obj)
+    if kind in _LEAVES:  # most nodes: answered before any isinstance check
+        return True
     if isinstance(obj, float):
         raise FormatError("floats are not allowed in smartlic payloads (use integers or strings)")
+    plain = kind is dict or kind is list or kind is tuple
     if isinstance(obj, dict):
         for key, value in obj.items():
             if not isinstance(key, str):
                 raise FormatError("JSON object keys must be strings")
-            _refuse_floats(value, depth + 1)
+            plain = _refuse_floats(value, depth + 1) and type(key) is str and plain
     elif isinstance(obj, list | tuple):
         for value in obj:
-            _refuse_floats(value, depth + 1)
+            plain = _refuse_floats(value, depth + 1) and plain
+    return plain
+
+
+def _no_float_within(obj: Any, depth: int) -> bool:
+    """No float anywhere in a decoded value (orjson reads fractions, exponents and integers
+    past 64 bits as floats, which the strict decoder refuses or reads otherwise)."""
+    if depth > MAX_DEPTH:
+        return False
+    kind = type(obj)
+    if kind is dict:
+        obj = obj.values()
+    elif kind is not list:
+        return kind is not float
+    for value in obj:
+        kind = type(value)
+        if kind is float:
+            return False
+        if (kind is dict or kind is list) and not _no_float_within(value, depth + 1):
+            return False
+    return True
+
+
+def _fast_loads(raw: bytes, limit: int) -> Any:
+    """The value of ``raw`` when it is canonical JSON (what ``dumps`` writes: compact, no
+    floats), read by orjson; ``_MISS`` for anything else, which the strict decoder then reads
+    and names.
+
+    Canonical means ``orjson.dumps`` of the value gives ``raw`` back, which also rules out a
+    repeated key, which the strict decoder refuses: orjson keeps the last value, so the
+    document written back is shorter. Values nested deeper than ``MAX_DEPTH`` also go to the
+    strict decoder, which reads them as it always did.
+    """
+    obj = loads_canonical(raw, limit=limit)
+    return obj if obj is not None and _no_float_within(obj, 0) else _MISS
+
+
+_MISS = object()
+
+
+def loads_canonical(raw: bytes, *, limit: int = MAX_JSON_BYTES) -> Any:
+    """The value of ``raw`` if it is canonical JSON, else None; floats are NOT refused.
+
+    Only for readers that check the exact type of every value they take (the plain-shape
+    readers of RUM reports): they answer None on a float as on any other surprise, and their
+    caller falls back to ``loads``, which refuses and names it. This skips the float walk, a
+    third of decoding a report."""
+    if len(raw) > limit:
+        return None
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if orjson.dumps(obj) == raw else None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -81,12 +162,19 @@ def _no_constant(text: str) -> NoReturn:
 
 def loads(data: bytes | str, *, what: str = "JSON", limit: int = MAX_JSON_BYTES) -> Any:
     """Decode strict JSON; every failure is a ``FormatError`` that names ``what``."""
-    # A str never takes more than 4 UTF-8 bytes a character, so short text (every signed
-    # payload) is not encoded just to learn its size.
-    short = isinstance(data, str) and len(data) * 4 <= limit
-    size = 0 if short else len(data.encode() if isinstance(data, str) else data)
-    if size > limit:
-        raise OversizedError(f"{what} is {size} bytes, more than the limit of {limit}")
+    # "surrogatepass": a lone surrogate still has a size; orjson refuses its bytes, and the
+    # strict decoder below reads the text as it always did.
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    if len(raw) > limit:
+        raise OversizedError(f"{what} is {len(raw)} bytes, more than the limit of {limit}")
+    fast = _fast_loads(raw, limit)
+    return fast if fast is not _MISS else _strict_loads(data, what)
+
+
+def _strict_loads(data: bytes | str, what: str) -> Any:
+    """The reference decoder: ``json`` with hooks that refuse what is ambiguous, and an error
+    for each way a document can be wrong. ``loads`` answers as it does, faster for canonical
+    documents (``tests/unit/test_jsonio_fast.py`` holds the two to the same answers)."""
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8")

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat
 from cryptography.hazmat.primitives.serialization import NoEncryption as _NoEncryption
 
 from smartlic.core.errors import FormatError
+from smartlic.core.once import once
 
 RAW_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
@@ -49,7 +50,7 @@ class VerifyKey:
         if len(self.raw) != RAW_KEY_BYTES:
             raise FormatError(f"public key must be {RAW_KEY_BYTES} bytes, got {len(self.raw)}")
 
-    @property
+    @once
     def key_id(self) -> str:
         return key_id_of(self.raw)
 
@@ -60,11 +61,16 @@ class VerifyKey:
     def from_b64(cls, text: str, *, what: str = "public key") -> VerifyKey:
         return cls(b64decode(text, what=what))
 
+    @once
+    def _loaded(self) -> Ed25519PublicKey:
+        # Loaded once per key: the readers share one VerifyKey for all reports of an instance.
+        return Ed25519PublicKey.from_public_bytes(self.raw)
+
     def verify(self, signature: bytes, data: bytes) -> bool:
         if len(signature) != SIGNATURE_BYTES:
             return False
         try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, data)
+            self._loaded.verify(signature, data)
         except InvalidSignature:
             return False
         return True

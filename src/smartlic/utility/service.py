@@ -119,7 +119,7 @@ def verify_report(envelope: Envelope, allowed: HaSet | None = None) -> StoredRep
             f"a RUM report must be signed by the product instance, not "
             f"{envelope.signature.signing_type.value}"
         )
-    rum = RumReport.from_json(envelope.payload_json())
+    rum = RumReport.from_envelope(envelope)
     if rum.signing_type is not envelope.signature.signing_type:
         raise SignatureMismatchError(
             f"report {rum.report_id}: signing type differs from the one in its payload"
@@ -992,7 +992,7 @@ class Utility:
         ] or [[]]
         ha = HaSet.standalone(udi)
         if envelopes:
-            first = RumReport.from_json(envelopes[0].payload_json())
+            first = RumReport.from_envelope(envelopes[0])
             if first.ha.contains(udi):
                 ha = first.ha
         uploaded = acked = 0

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from smartlic.authority.accounts.repository import AccountRepository
 from smartlic.authority.authorization.service import AuthorizationService
 from smartlic.authority.context import Authority
-from smartlic.authority.db import new_id
+from smartlic.authority.db import new_ids
 from smartlic.authority.policy.service import PolicyService
 from smartlic.authority.usage.placement import Placements
 from smartlic.authority.usage.repository import UsageRepository
@@ -69,38 +69,56 @@ class UsageService:
 
     # --- verification ---------------------------------------------------------------------
 
-    def verify_report(
+    def verify_reports(
         self,
-        envelope: Envelope,
+        envelopes: tuple[Envelope, ...] | list[Envelope],
         trusted_keys: dict[str, VerifyKey],
         udi_allowed: Callable[[RumReport], bool],
-    ) -> Verified:
-        envelope.expect(ArtifactType.RUM)
-        signing_type = envelope.signature.signing_type
-        if signing_type is SigningType.TRUST:
-            key = trusted_keys.get(envelope.signature.key)
-            if key is None:
+    ) -> list[Verified]:
+        """Check every report of a request, or raise what is wrong with the first bad one.
+
+        In three passes, so that the signature checks of a batch run together on every core
+        (``ParallelVerifier``): find each report's key (a ``builtin`` report carries its own,
+        so its payload is read first; a ``trust`` report is read only after its signature
+        verifies under the trust code's key), check all signatures, then read and match.
+        """
+        keyed: list[tuple[Envelope, VerifyKey]] = []
+        builtin: list[RumReport | None] = []
+        for envelope in envelopes:
+            envelope.expect(ArtifactType.RUM)
+            signing_type = envelope.signature.signing_type
+            if signing_type is SigningType.TRUST:
+                key = trusted_keys.get(envelope.signature.key)
+                if key is None:
+                    raise SignatureMismatchError(
+                        "a trusted report is not signed by the key of the trust code on record"
+                    )
+                keyed.append((envelope, key))
+                builtin.append(None)
+            elif signing_type is SigningType.BUILTIN:
+                report = RumReport.from_envelope(envelope)
+                if report.signing_type is not SigningType.BUILTIN:
+                    raise SignatureMismatchError("the report's signature block does not match")
+                keyed.append((envelope, report.public_key))
+                builtin.append(report)
+            else:
                 raise SignatureMismatchError(
-                    "a trusted report is not signed by the key of the trust code on record"
+                    f"a RUM report must be signed builtin or trust, not {signing_type.value}"
                 )
-            envelope.verify_with(key)
-            report = RumReport.from_json(envelope.payload_json())
-            if report.signing_type is not SigningType.TRUST or report.public_key != key:
+        self.authority.verifier.check(keyed)
+        out: list[Verified] = []
+        for (envelope, key), read in zip(keyed, builtin, strict=True):
+            report = read if read is not None else RumReport.from_envelope(envelope)
+            if read is None and (
+                report.signing_type is not SigningType.TRUST or report.public_key != key
+            ):
                 raise SignatureMismatchError("the report's signature block does not match")
-        elif signing_type is SigningType.BUILTIN:
-            report = RumReport.from_json(envelope.payload_json())
-            if report.signing_type is not SigningType.BUILTIN:
-                raise SignatureMismatchError("the report's signature block does not match")
-            envelope.verify_with(report.public_key)
-        else:
-            raise SignatureMismatchError(
-                f"a RUM report must be signed builtin or trust, not {signing_type.value}"
-            )
-        if not udi_allowed(report):
-            raise WrongUdiError(f"report {report.report_id} is from {report.udi}, not this sender")
-        return Verified(
-            envelope, report, payload_digest(envelope), signing_type is SigningType.TRUST
-        )
+            if not udi_allowed(report):
+                raise WrongUdiError(
+                    f"report {report.report_id} is from {report.udi}, not this sender"
+                )
+            out.append(Verified(envelope, report, payload_digest(envelope), read is None))
+        return out
 
     # --- ingestion ------------------------------------------------------------------------
 
@@ -136,7 +154,7 @@ class UsageService:
                 return ha.contains(report.udi)
             return report.udi == sender or report.ha.contains(sender)
 
-        verified = [self.verify_report(env, trusted_keys, udi_allowed) for env in reports]
+        verified = self.verify_reports(reports, trusted_keys, udi_allowed)
         sender_id = where.place(str(sender), now, hostname)
         touched = [sender_id] if known is not None else []
         if known is not None and hostname and known.hostname != hostname:
@@ -147,6 +165,7 @@ class UsageService:
         for item in verified:
             by_udi.setdefault(item.report.udi, []).append(item)
         rows: list[tuple[object, ...]] = []
+        ids = iter(new_ids(len(verified)))
         for udi, items in by_udi.items():
             text = str(udi)
             if udi == sender:
@@ -177,7 +196,7 @@ class UsageService:
                     report = item.report
                     rows.append(  # in REPORT_COLUMNS order
                         (
-                            new_id(),
+                            next(ids),
                             account_id,
                             va_id,
                             owner,
@@ -284,7 +303,7 @@ class UsageService:
         groups: dict[Udi, list[Envelope]] = {}
         for envelope in xmlfile.read(data):
             envelope.expect(ArtifactType.RUM)
-            report = RumReport.from_json(envelope.payload_json())
+            report = RumReport.from_envelope(envelope)
             groups.setdefault(report.udi, []).append(envelope)
         acks = [
             self.ingest(session, account_id, va_id, udi, envelopes, InstanceState(), actor=actor)
