@@ -311,3 +311,42 @@ def test_usage_file_naming_another_accounts_va_imports_nothing(world: World) -> 
 
     with transaction(world.authority.sessions) as s:
         assert s.scalar(select(func.count()).select_from(UsageReport)) == 0
+
+
+def test_a_usage_file_acks_carry_each_udis_codes_and_the_policy_in_force(world: World) -> None:
+    """The policy in force and the codes not returned are looked up once for a whole file
+    (``FileMemo``); each UDI's ACK still carries exactly its own codes and the VA's policy."""
+    from smartlic.authority.authorization.service import AuthorizationService
+    from smartlic.authority.policy.service import PolicyService
+    from smartlic.core.policy import ClassOverrides, PolicyClass
+
+    coded, plain = Device(), Device()
+    with transaction(world.authority.sessions) as s:
+        issued = AuthorizationService(world.authority).issue(
+            s, world.account_id, world.va_id, coded.udi, "mrp-client"
+        )
+        PolicyService(world.authority).create(
+            s, world.account_id, "file-policy", va_id=world.va_id,
+            rules={PolicyClass.UNENFORCED_PERPETUAL: ClassOverrides(reporting_frequency=30)},
+        )  # fmt: skip
+    code_id = AuthorizationCode.from_json(issued.payload_json()).code_id
+    with transaction(world.authority.sessions) as s:
+        ack_file, _ = UsageService(world.authority).upload(
+            s, world.account_id, world.va_id, _save_usage([coded, plain])
+        )
+    acks = {
+        ack.udi: ack
+        for ack in (
+            Ack.from_json(e.payload_json())
+            for e in xmlfile.read(ack_file)
+            if e.type is ArtifactType.ACK
+        )
+    }
+    codes = {
+        udi: [AuthorizationCode.from_json(c.payload_json()).code_id for c in ack.slacs]
+        for udi, ack in acks.items()
+    }
+    assert codes == {coded.udi: [code_id], plain.udi: []}
+    for ack in acks.values():
+        assert ack.policy is not None
+        assert PolicyGrant.from_json(ack.policy.payload_json()).policy.name == "file-policy"

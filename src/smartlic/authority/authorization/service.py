@@ -179,8 +179,15 @@ class AuthorizationService:
         return row
 
     def pending(
-        self, session: Session, account_id: str, udi: Udi, have: tuple[str, ...]
+        self,
+        session: Session,
+        account_id: str,
+        udi: Udi,
+        have: tuple[str, ...],
+        active: list[IssuedCode] | None = None,
     ) -> list[Envelope]:
-        """Codes issued for ``udi``, not returned, that the instance does not list as installed."""
-        rows = CodeRepository(session, account_id).active_for_udi(str(udi))
-        return [Envelope.parse(r.envelope) for r in rows if r.code_id not in have]
+        """Codes issued for ``udi``, not returned, that the instance does not list as installed.
+        ``active``: those codes, already read (``CodeRepository.active_for_udis``)."""
+        if active is None:
+            active = CodeRepository(session, account_id).active_for_udi(str(udi))
+        return [Envelope.parse(r.envelope) for r in active if r.code_id not in have]

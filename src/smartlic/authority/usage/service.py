@@ -13,15 +13,17 @@ import hashlib
 import io
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from smartlic.authority.accounts.repository import AccountRepository
+from smartlic.authority.authorization.models import IssuedCode
+from smartlic.authority.authorization.repository import CodeRepository
 from smartlic.authority.authorization.service import AuthorizationService
 from smartlic.authority.context import Authority
 from smartlic.authority.db import new_ids
-from smartlic.authority.policy.service import PolicyService
+from smartlic.authority.policy.service import InForce, PolicyService
 from smartlic.authority.usage.placement import Placements
 from smartlic.authority.usage.repository import UsageRepository
 from smartlic.core import bundle, jsonio, xmlfile
@@ -53,6 +55,22 @@ class Verified:
     report: RumReport
     digest: str
     trusted: bool
+
+
+@dataclass
+class FileMemo:
+    """What every ACK of one usage file shares, looked up once for the file rather than once
+    per instance (100,000 in a large file), inside the one transaction of its upload: the
+    policy in force per virtual account, and the active authorization codes of its UDIs."""
+
+    in_force: dict[tuple[str, str], InForce] = field(default_factory=dict)
+    codes: dict[str, list[IssuedCode]] = field(default_factory=dict)
+    """UDI → its codes not returned, for every UDI of the file."""
+
+    @classmethod
+    def for_udis(cls, session: Session, account_id: str, udis: list[Udi]) -> FileMemo:
+        repo = CodeRepository(session, account_id)
+        return cls(codes=repo.active_for_udis([str(u) for u in udis]))
 
 
 def _count(report: RumReport) -> int:
@@ -134,6 +152,7 @@ class UsageService:
         ha: HaSet | None = None,
         hostname: str | None = None,
         actor: str = "instance",
+        memo: FileMemo | None = None,
     ) -> Envelope:
         """Verify and store ``reports`` of ``sender``; return the signed ACK (stored too)."""
         now = self.authority.now()
@@ -217,7 +236,9 @@ class UsageService:
         repo.insert_reports(rows)
         if rows:
             repo.audit_ingest(now, actor, str(sender), f"stored={len(rows)} acked={len(acked)}")
-        return self._ack(session, account_id, va_id, sender, acked, state, now, fresh=bool(rows))
+        return self._ack(
+            session, account_id, va_id, sender, acked, state, now, fresh=bool(rows), memo=memo
+        )
 
     def _ack(
         self,
@@ -230,6 +251,7 @@ class UsageService:
         now: int,
         *,
         fresh: bool = False,
+        memo: FileMemo | None = None,
     ) -> Envelope:
         """The ACK for ``acked``: the stored one for the very same key, else a new one.
 
@@ -255,7 +277,18 @@ class UsageService:
             if len(self.authority.names) < 100_000:
                 self.authority.names[(account_id, va_id)] = names
         account = Account(*names)
-        in_force = self.policies.in_force(session, account_id, va_id)
+        if memo is None:
+            in_force = self.policies.in_force(session, account_id, va_id)
+            active = None
+        else:
+            known = memo.in_force.get((account_id, va_id))
+            if known is None:
+                known = memo.in_force[(account_id, va_id)] = self.policies.in_force(
+                    session, account_id, va_id
+                )
+            in_force = known
+            active = memo.codes.get(str(udi), [])
+        slacs = self.codes.pending(session, account_id, udi, state.slac_code_ids, active)
         send_policy = state.policy_issued_at is None or state.policy_issued_at < in_force.issued_at
         chain = self.authority.chain()
         ack = Ack(
@@ -265,7 +298,7 @@ class UsageService:
             issued_at=now,
             acked=tuple(acked),
             policy=self.policies.sign(in_force, account, udi) if send_policy else None,
-            slacs=tuple(self.codes.pending(session, account_id, udi, state.slac_code_ids)),
+            slacs=tuple(slacs),
             keysets=tuple(chain[state.keyset_version :]),
         )
         envelope = sign(
@@ -305,8 +338,11 @@ class UsageService:
             envelope.expect(ArtifactType.RUM)
             report = RumReport.from_envelope(envelope)
             groups.setdefault(report.udi, []).append(envelope)
+        memo = FileMemo.for_udis(session, account_id, list(groups))
         acks = [
-            self.ingest(session, account_id, va_id, udi, envelopes, InstanceState(), actor=actor)
+            self.ingest(
+                session, account_id, va_id, udi, envelopes, InstanceState(), actor=actor, memo=memo
+            )
             for udi, envelopes in groups.items()
         ]
         # Key sets first (ADR 0006), so an instance can verify ACKs signed after a rotation.
@@ -363,9 +399,10 @@ class UsageService:
         va_names = {v: k for k, v in va_ids.items() if k is not None}
         members: list[bundle.Member] = []
         entries = []
+        memo = FileMemo.for_udis(session, account_id, list(groups))
         for udi, (target, envelopes) in groups.items():
             ack = self.ingest(
-                session, account_id, target, udi, envelopes, InstanceState(), actor=actor
+                session, account_id, target, udi, envelopes, InstanceState(), actor=actor, memo=memo
             )
             # The key-set chain rides ahead of the ACK so an instance can follow any rotation.
             member = bundle.Member(
