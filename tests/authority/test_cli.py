@@ -195,3 +195,32 @@ def _usage_file(device: Device, reports: list[Envelope]) -> bytes:
         [member],
     )
     return out.getvalue()
+
+
+def test_commands_run_in_process_leave_no_database_connection(tmp_path: Path, pg_url: str) -> None:
+    """Each command disposes the engine it opened (a script or a test calling commands in one
+    process would otherwise hold a PostgreSQL connection per command until it exits)."""
+    import uuid
+
+    from smartlic.authority.db import make_engine
+
+    name = f"smartlic-cli-{uuid.uuid4().hex[:8]}"
+    url = f"{pg_url}&application_name={name}"
+    data = tmp_path / "auth"
+    for args in (
+        ["init"],
+        ["account", "create", "SA-X"],
+        ["va", "create", "--account", "SA-X", "Lab"],
+        ["instance", "list", "--account", "SA-X"],
+        ["va", "create", "--account", "SA-Nope", "Lab"],  # refused: exit 1
+    ):
+        runner.invoke(app, [*args, "--data", str(data), "--db", url])
+    probe = make_engine(pg_url)
+    try:
+        with probe.connect() as conn:
+            left = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            ).scalar()
+    finally:
+        probe.dispose()
+    assert left == 0

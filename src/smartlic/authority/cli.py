@@ -81,14 +81,23 @@ DEFAULT_DATA = Path("smartlic-authority")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_opened: list[Authority] = []
+"""Authorities opened by the command running now: their engines are disposed when it ends, so a
+command run in process (tests, scripts) leaves no database connection behind."""
+
+
 def errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        mark = len(_opened)
         try:
             return fn(*args, **kwargs)
         except SmartLicError as exc:
             err_console.print(f"[red]Error:[/red] {exc.diagnostics()}", highlight=False)
             raise typer.Exit(1) from None
+        finally:
+            while len(_opened) > mark:
+                _opened.pop().engine.dispose()
 
     return wrapper  # type: ignore[return-value]
 
@@ -108,6 +117,7 @@ def open_authority(data: Path, db: str | None) -> Authority:
             f"no authority keys in {data}", hint="Run `smartlic authority init --data DIR` first."
         )
     authority = Authority.open(settings.url, keys)
+    _opened.append(authority)
     if current_revision(authority.engine) != head_revision(authority.engine):
         raise ConfigurationError(
             "the database schema is not up to date",
