@@ -3,7 +3,7 @@ holds the few unscoped look-ups that *find* the account (by name, tenant or toke
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.accounts.models import (
@@ -62,7 +62,11 @@ class Directory:
         )
 
     def api_token_by_hash(self, token_hash: str) -> ApiToken | None:
-        return self.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+        return self.session.scalar(_API_TOKEN_BY_HASH, {"hash": token_hash})
+
+
+# Built once: every request of a utility or script looks its token up (ADR 0010).
+_API_TOKEN_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("hash"))
 
 
 class AccountRepository:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.authorization.models import IssuedCode
@@ -32,6 +32,10 @@ class CodeRepository:
         return row
 
     def active_for_udi(self, udi: str, license_name: str | None = None) -> list[IssuedCode]:
+        if license_name is None:  # every ACK asks: the statement is built once
+            return list(
+                self.session.scalars(_ACTIVE_FOR_UDI, {"account": self.account_id, "udi": udi})
+            )
         query = select(IssuedCode).where(
             IssuedCode.account_id == self.account_id,
             IssuedCode.udi == udi,
@@ -90,3 +94,14 @@ class CodeRepository:
         if va_id is not None:
             query = query.where(IssuedCode.va_id == va_id)
         return list(self.session.scalars(query.order_by(IssuedCode.issued_at)))
+
+
+_ACTIVE_FOR_UDI = (
+    select(IssuedCode)
+    .where(
+        IssuedCode.account_id == bindparam("account"),
+        IssuedCode.udi == bindparam("udi"),
+        IssuedCode.returned_at.is_(None),
+    )
+    .order_by(IssuedCode.issued_at)
+)

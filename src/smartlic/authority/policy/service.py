@@ -47,6 +47,7 @@ def spec_of(row: CustomPolicy) -> CustomPolicySpec:
 class PolicyService:
     def __init__(self, authority: Authority) -> None:
         self.authority = authority
+        self._parsed: dict[str, InForce] = {}
 
     def create(
         self,
@@ -97,8 +98,16 @@ class PolicyService:
         row = PolicyRepository(session, account_id).in_force(va_id)
         if row is None:
             return InForce(CISCO_DEFAULT, 0, "default")
-        source = "smart account" if row.va_id is None else "virtual account"
-        return InForce(merge(CISCO_DEFAULT, spec_of(row)), row.created_at, source)
+        # A custom policy row is never changed once written (a new policy is a new row), so
+        # its parsed and merged form is kept by id; which row is in force is asked every time.
+        known = self._parsed.get(row.id)
+        if known is None:
+            source = "smart account" if row.va_id is None else "virtual account"
+            known = InForce(merge(CISCO_DEFAULT, spec_of(row)), row.created_at, source)
+            if len(self._parsed) >= 10_000:
+                self._parsed.clear()
+            self._parsed[row.id] = known
+        return known
 
     def grant(
         self, session: Session, account_id: str, va_id: str, udi: Udi | None
