@@ -268,14 +268,20 @@ def _backends(url: str) -> list[int]:
         engine.dispose()
 
 
+def _reference() -> tuple[float, float]:
+    """The raw verify rate (wall clock, one core) and the CPU seconds of one verification, now."""
+    return crypto.measure(VERIFY_SECONDS)["ed25519_verify_per_s"], _verify_cpu_seconds(1000)
+
+
 def ingest_rates(
     url: str, instances: int = INSTANCES, reports: int = REPORTS, rounds: int = ROUNDS
 ) -> list[tuple[float, float, float]]:
     """For each of ``rounds`` rounds on one server over the database at ``url``: reports per
-    second ingested and ACKed over HTTP, reports per CPU-second of everything involved (client,
-    server workers, PostgreSQL backends), and the raw Ed25519 verify rate (one core) measured
-    just before and just after the round, averaged — the reference of that round, so a machine
-    whose speed drifts during the run (a shared virtual machine) compares like with like."""
+    second ingested and ACKed over HTTP; the CPU efficiency (raw verify CPU time of the reports
+    ÷ CPU time of everything involved: client, server workers and their helpers, PostgreSQL
+    backends); and the raw Ed25519 verify rate (one core). Both references are measured just
+    before and just after the round and averaged, so a machine whose speed drifts during the
+    run (a shared virtual machine) compares like with like."""
     with tempfile.TemporaryDirectory(prefix="smartlic-bench-") as tmp:
         data = Path(tmp)
         real_url = url.replace("{data}", str(data))
@@ -286,7 +292,7 @@ def ingest_rates(
         served = _with_app_name(real_url)
         out = []
         with serving(data, served) as (base, pid):
-            before = crypto.measure(VERIFY_SECONDS)["ed25519_verify_per_s"]
+            before = _reference()
             for bodies in batches:
                 elapsed, cpu = run_batches(
                     base,
@@ -296,9 +302,11 @@ def ingest_rates(
                     reports,
                     lambda: [*_descendants(pid), *_backends(served)],
                 )
-                after = crypto.measure(VERIFY_SECONDS)["ed25519_verify_per_s"]
+                after = _reference()
                 count = instances * reports
-                out.append((count / elapsed, count / cpu, (before + after) / 2))
+                verify_rate = (before[0] + after[0]) / 2
+                verify_cpu = (before[1] + after[1]) / 2
+                out.append((count / elapsed, count * verify_cpu / cpu, verify_rate))
                 before = after
     return out
 
@@ -364,7 +372,6 @@ def measure(databases: tuple[str, ...] = ("sqlite", "postgres")) -> dict[str, fl
     on them, the ratio an idle machine whose cores all ingest would reach, and a figure that a
     machine shared with other work leaves intact."""
     cores = os.cpu_count() or 1
-    verify_s = _verify_cpu_seconds()
     out: dict[str, float] = {}
     for database in databases:
         for suffix, shape in SHAPES.items():
@@ -378,7 +385,7 @@ def measure(databases: tuple[str, ...] = ("sqlite", "postgres")) -> dict[str, fl
                     rounds = ingest_rates(url, *shape)
             out[f"{name}_reports_per_s"] = statistics.median(r[0] for r in rounds)
             out[f"{name}_ratio"] = statistics.median(r[0] / (r[2] * cores) for r in rounds)
-            out[f"{name}_cpu_efficiency"] = statistics.median(r[1] for r in rounds) * verify_s
+            out[f"{name}_cpu_efficiency"] = statistics.median(r[1] for r in rounds)
     return out
 
 
