@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartlic.authority.db import Base, new_id
@@ -13,6 +13,8 @@ class ProductInstance(Base):
     __table_args__ = (
         Index("uq_product_instances_account_udi", "account_id", "udi", unique=True),
         Index("ix_product_instances_udi", "udi"),
+        # The key a stored report names its instance by, with the account and VA it is in.
+        UniqueConstraint("account_id", "va_id", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartlic.authority.db import Base, new_id
@@ -20,12 +29,25 @@ class UsageReport(Base):
             unique=True,
         ),
         Index("ix_usage_reports_account_instance", "account_id", "instance_id"),
+        # One key to the instance, which is in its account and VA (ADR 0013): a report can
+        # only name the account and VA its instance is in, and the database checks one parent
+        # row per report, the instance row the ingesting transaction has just written, rather
+        # than also locking the account and VA rows every concurrent ingest shares.
+        ForeignKeyConstraint(
+            ["account_id", "va_id", "instance_id"],
+            [
+                "product_instances.account_id",
+                "product_instances.va_id",
+                "product_instances.id",
+            ],
+            ondelete="CASCADE",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    account_id: Mapped[str] = mapped_column(ForeignKey("smart_accounts.id", ondelete="CASCADE"))
-    va_id: Mapped[str] = mapped_column(ForeignKey("virtual_accounts.id", ondelete="CASCADE"))
-    instance_id: Mapped[str] = mapped_column(ForeignKey("product_instances.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(36))
+    va_id: Mapped[str] = mapped_column(String(36))
+    instance_id: Mapped[str] = mapped_column(String(36))
     udi: Mapped[str] = mapped_column(String(100))
     report_id: Mapped[int] = mapped_column(BigInteger)
     digest: Mapped[str] = mapped_column(String(64))
