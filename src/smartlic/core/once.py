@@ -1,9 +1,10 @@
 """A value computed on first access and kept on the instance.
 
 ``functools.cached_property`` of Python 3.11 takes one lock per property, shared by every
-instance, for each first access: the threads that check a batch's signatures (every envelope's
-payload bytes, every key's loaded form) queued on it. The values kept here are pure functions
-of frozen fields, so two threads computing one at once is harmless and no lock is needed.
+instance, for each first access: the threads of a worker that serve requests at once (every
+envelope's payload bytes, every key's loaded form) queued on it. The values kept here are pure
+functions of frozen fields, so two threads computing one at once is harmless and no lock is
+needed.
 """
 
 from __future__ import annotations

@@ -32,18 +32,11 @@ class CodeRepository:
         return row
 
     def active_for_udi(self, udi: str, license_name: str | None = None) -> list[IssuedCode]:
-        if license_name is None:  # every ACK asks: the statement is built once
-            return list(
-                self.session.scalars(_ACTIVE_FOR_UDI, {"account": self.account_id, "udi": udi})
-            )
-        query = select(IssuedCode).where(
-            IssuedCode.account_id == self.account_id,
-            IssuedCode.udi == udi,
-            IssuedCode.returned_at.is_(None),
-        )
-        if license_name is not None:
-            query = query.where(IssuedCode.license_name == license_name)
-        return list(self.session.scalars(query.order_by(IssuedCode.issued_at)))
+        """The codes of ``udi`` not returned, oldest first (of one license if named), by one
+        statement built once: every ACK asks. A UDI has a handful of codes, so the license
+        is picked here rather than by a second statement."""
+        rows = self.session.scalars(_ACTIVE_FOR_UDI, {"account": self.account_id, "udi": udi})
+        return [r for r in rows if license_name is None or r.license_name == license_name]
 
     def active_for_udis(self, udis: list[str]) -> dict[str, list[IssuedCode]]:
         """``active_for_udi`` for many UDIs at once (a usage file's), in a few statements."""

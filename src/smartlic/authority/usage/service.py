@@ -72,6 +72,16 @@ class FileMemo:
         repo = CodeRepository(session, account_id)
         return cls(codes=repo.active_for_udis([str(u) for u in udis]))
 
+    def policy_in_force(
+        self, policies: PolicyService, session: Session, account_id: str, va_id: str
+    ) -> InForce:
+        known = self.in_force.get((account_id, va_id))
+        if known is None:
+            known = self.in_force[(account_id, va_id)] = policies.in_force(
+                session, account_id, va_id
+            )
+        return known
+
 
 def _count(report: RumReport) -> int:
     if not report.measurements:
@@ -281,12 +291,7 @@ class UsageService:
             in_force = self.policies.in_force(session, account_id, va_id)
             active = None
         else:
-            known = memo.in_force.get((account_id, va_id))
-            if known is None:
-                known = memo.in_force[(account_id, va_id)] = self.policies.in_force(
-                    session, account_id, va_id
-                )
-            in_force = known
+            in_force = memo.policy_in_force(self.policies, session, account_id, va_id)
             active = memo.codes.get(str(udi), [])
         slacs = self.codes.pending(session, account_id, udi, state.slac_code_ids, active)
         send_policy = state.policy_issued_at is None or state.policy_issued_at < in_force.issued_at
