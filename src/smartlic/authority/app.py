@@ -215,7 +215,13 @@ def app_from_env() -> FastAPI:
 
     configure_logging()
     data = Path(os.environ.get("SMARTLIC_AUTHORITY_DATA", "smartlic-authority"))
-    app = create_app(Settings(data=data, db_url=os.environ.get("SMARTLIC_AUTHORITY_DB") or None))
+    threads = os.environ.get("SMARTLIC_AUTHORITY_PROTOCOL_THREADS", "").strip()
+    settings = Settings(
+        data=data,
+        db_url=os.environ.get("SMARTLIC_AUTHORITY_DB") or None,
+        protocol_threads=int(threads) if threads.isdigit() else 0,
+    )
+    app = create_app(settings)
     tune_gc()
     parallel_verify.shared.start()
     return app

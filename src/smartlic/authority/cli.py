@@ -28,6 +28,7 @@ from smartlic.core.errors import ConfigurationError, FormatError, SmartLicError
 
 DATA_ENV = "SMARTLIC_AUTHORITY_DATA"
 DB_ENV = "SMARTLIC_AUTHORITY_DB"
+THREADS_ENV = "SMARTLIC_AUTHORITY_PROTOCOL_THREADS"
 
 app = typer.Typer(
     name="authority",
@@ -194,14 +195,24 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    protocol_threads: Annotated[
+        int,
+        typer.Option(
+            help="Product-instance messages each worker works on at once (0: one per core); "
+            "the rest wait their turn."
+        ),
+    ] = 0,
 ) -> None:
     """Serve the product-instance endpoints and the REST API."""
     import uvicorn
 
+    if protocol_threads < 0:
+        raise typer.BadParameter("--protocol-threads must be 0 (one per core) or more")
     open_authority(data, db).engine.dispose()
     os.environ[DATA_ENV] = str(data.resolve())
     if db:
         os.environ[DB_ENV] = db
+    os.environ[THREADS_ENV] = str(protocol_threads)
     emit(as_json, {"host": host, "port": port, "workers": workers}, f"Serving on {host}:{port}")
     uvicorn.run(
         "smartlic.authority.app:app_from_env",

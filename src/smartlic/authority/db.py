@@ -38,12 +38,19 @@ def new_id() -> str:
 
 
 def new_ids(count: int) -> list[str]:
-    """``count`` random (version 4) UUIDs as text, from one read of the system's random source:
-    ``str(uuid.uuid4())`` reads it once per id, and the ingest path makes one per report."""
+    """``count`` time-ordered (version 7) UUIDs as text, from one read of the system's random
+    source: 48 bits of Unix milliseconds, then 74 random bits.
+
+    Time-ordered so that the rows one request inserts (a report each) land together at the
+    right edge of every index keyed by id, rather than on as many random pages of an index of
+    millions: fewer pages read and written per insert on either database (docs/adr/0014).
+    """
     raw = bytearray(os.urandom(16 * count))
+    stamp = (time.time_ns() // 1_000_000).to_bytes(6, "big")
     out = []
     for start in range(0, 16 * count, 16):
-        raw[start + 6] = raw[start + 6] & 0x0F | 0x40
+        raw[start : start + 6] = stamp
+        raw[start + 6] = raw[start + 6] & 0x0F | 0x70
         raw[start + 8] = raw[start + 8] & 0x3F | 0x80
         h = raw[start : start + 16].hex()
         out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")

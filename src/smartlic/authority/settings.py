@@ -21,6 +21,10 @@ class Settings:
     """Trust requests per client address and minute (0: no limit); bursts up to a third."""
     token_per_minute: int = 30
     """ID/API token creations per API token and minute (0: no limit)."""
+    protocol_threads: int = 0
+    """Product-instance messages one worker process works on at once (0: one per core); the
+    others wait their turn without a thread. Their work is CPU-bound, so more threads than cores
+    add only contention for the interpreter lock (docs/benchmarks.md, "Authority ingest")."""
 
     @property
     def url(self) -> str:

@@ -156,9 +156,8 @@ class Envelope:
         }
 
     def to_bytes(self) -> bytes:
-        # Every value of an envelope is a string, so the float check of ``dumps`` is skipped:
-        # the authority re-serialises each stored report.
-        return jsonio.dumps_strings(self.to_json())
+        # Every value of an envelope is a string: the authority re-serialises each stored report.
+        return jsonio.dumps_typed(self.to_json())
 
     def payload_json(self) -> Any:
         """Decode the payload. Only call this after the signature has been verified."""
@@ -222,6 +221,12 @@ _SIGNATURE_KEYS = (
 )
 _TYPE_OF = {t.value: t for t in ArtifactType}
 _SIGNING_TYPE_OF = {t.value: t for t in SigningType}
+
+
+def plain_envelope(obj: object, max_payload: int = MAX_ENVELOPE_BYTES) -> Envelope | None:
+    """The envelope of a plain-shape value, else None: every leaf is checked for its exact type,
+    so a value this reads holds no float (a batch reader relies on that to skip its walk)."""
+    return _plain_envelope(obj, max_payload)
 
 
 def _plain_envelope(obj: object, max_payload: int) -> Envelope | None:

@@ -56,9 +56,12 @@ def dumps(obj: Any) -> bytes:
     return _fast_dumps(obj) if _refuse_floats(obj, 0) else _json_dumps(obj)
 
 
-def dumps_strings(obj: dict[str, Any]) -> bytes:
-    """``dumps`` for a document its typed caller builds from strings and objects of strings only
-    (a signed envelope), which cannot hold a float: the same bytes without the float walk."""
+def dumps_typed(obj: dict[str, Any]) -> bytes:
+    """``dumps`` without the float walk, for a document that a typed ``to_json`` builds from
+    values read with exact-type checks or made by the caller (a signed envelope; an ACK of
+    thousands of report ids, where the walk costs more than writing). It writes the same
+    bytes; a float that slipped in anyway would be written, and the strict reader on the other
+    side would refuse the document, so only typed code (mypy-strict ``core``) calls this."""
     return _fast_dumps(obj)
 
 
@@ -85,6 +88,12 @@ def _refuse_floats(obj: Any, depth: int) -> bool:
         for value in obj:
             plain = _refuse_floats(value, depth + 1) and plain
     return plain
+
+
+def no_float_within(obj: Any) -> bool:
+    """No float anywhere in ``obj`` and no nesting past ``MAX_DEPTH``: a value that ``loads``
+    would return as it is."""
+    return _no_float_within(obj, 0)
 
 
 def _no_float_within(obj: Any, depth: int) -> bool:

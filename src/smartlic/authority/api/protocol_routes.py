@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import os
+import weakref
+
+import anyio
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response as HttpResponse
 
 from smartlic.authority.api.common import Problem, bearer_of, log_fields, read_body
@@ -22,6 +27,21 @@ BODY = {
 }
 
 
+def _limiter(request: Request) -> anyio.CapacityLimiter:
+    """The threads for protocol messages (``Settings.protocol_threads``), one set per event
+    loop: a limiter belongs to the loop it was made in, and tests run one app in several."""
+    state = request.app.state
+    limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter]
+    limiters = getattr(state, "protocol_limiters", None) or weakref.WeakKeyDictionary()
+    state.protocol_limiters = limiters
+    loop = asyncio.get_running_loop()
+    limiter = limiters.get(loop)
+    if limiter is None:
+        wanted = state.settings.protocol_threads or os.cpu_count() or 1
+        limiter = limiters[loop] = anyio.CapacityLimiter(wanted)
+    return limiter
+
+
 async def _answer(request: Request, tenant: str | None) -> HttpResponse:
     service: ProtocolService = request.app.state.protocol
     route = request.scope.get("route")
@@ -33,7 +53,7 @@ async def _answer(request: Request, tenant: str | None) -> HttpResponse:
         response = Response.from_error(UNKNOWN_MESSAGE, OversizedError(exc.detail))
     else:
         client = request.client.host if request.client else "unknown"
-        response = await run_in_threadpool(
+        work = functools.partial(
             service.handle,
             body,
             tenant=tenant,
@@ -41,6 +61,7 @@ async def _answer(request: Request, tenant: str | None) -> HttpResponse:
             client=client,
             fields=log_fields(request),
         )
+        response = await anyio.to_thread.run_sync(work, limiter=_limiter(request))
     headers = {}
     if response.retry_after is not None:
         headers["Retry-After"] = str(response.retry_after)

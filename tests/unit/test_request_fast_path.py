@@ -1,0 +1,133 @@
+"""The faster reading of usage reports in ``Request.parse`` (ADR 0014).
+
+A canonical ``usage_report`` has its envelopes read by the plain reader, and only the rest of the
+document is walked for floats. That path must give the very request the checked path gives, and
+send anything doubtful the checked way, which names what is wrong: each case here is parsed as
+bytes (the fast path) and as text (always the checked path), and the answers must agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from smartlic.core import envelope, jsonio, protocol
+from smartlic.core.artifacts import Measurement, RumReport
+from smartlic.core.envelope import ArtifactType, SigningType, sign
+from smartlic.core.errors import SmartLicError
+from smartlic.core.keys import SigningKey
+from smartlic.core.protocol import InstanceState, Kind, Request
+from smartlic.core.udi import HaSet, Udi
+
+KEY = SigningKey.from_raw(bytes(range(1, 33)))
+UDI = Udi("C9300-24UX", "FCW2303D17A")
+
+
+def _request(reports: int = 3) -> dict[str, Any]:
+    ha = HaSet.standalone(UDI)
+    envelopes = []
+    for n in range(reports):
+        report = RumReport(
+            report_id=1_700_000_000 + n,
+            asset_name="regid.2017-05.com.cisco.C9300,v1",
+            udi=UDI,
+            signing_type=SigningType.BUILTIN,
+            public_key=KEY.public,
+            entitlement_tag="regid.2017-05.com.cisco.c9300_dna_advantage,1.0",
+            license_name="dna-advantage",
+            software_version="17.09.02",
+            hostname="switch",
+            ha=ha,
+            utility_enabled=True,
+            previous_report_id=0,
+            measurements=(Measurement(1_699_996_400, 1_700_000_000, 1_700_000_000, 900, 4, 1),),
+        )
+        envelopes.append(
+            sign(ArtifactType.RUM, report.to_json(), KEY, SigningType.BUILTIN, sudi=UDI)
+        )
+    request = Request(
+        kind=Kind.USAGE_REPORT,
+        message_id="m-1",
+        sent_at=1_700_000_000,
+        udi=UDI,
+        ha=ha,
+        state=InstanceState(keyset_version=1),
+        reports=tuple(envelopes),
+    )
+    out: dict[str, Any] = request.to_json()
+    return out
+
+
+def _set(path: str, value: Any) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        doc = _request()
+        *parents, last = path.split(".")
+        node: Any = doc
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+        return doc
+
+    return make
+
+
+def _answer(data: bytes | str) -> Request | str:
+    try:
+        return Request.parse(data)
+    except SmartLicError as exc:
+        return f"{exc.code}: {exc.reason}"
+
+
+CASES: dict[str, Callable[[], dict[str, Any]]] = {
+    "plain": _request,
+    "no reports": lambda: _request(0),
+    "float sent_at": _set("sent_at", 1.5),
+    "float in state": _set("state.keyset_version", 1.0),
+    "float payload": _set("body.reports.1.payload", 2.5),
+    "float signature key": _set("body.reports.2.signature.key", 1.0),
+    "float header version": _set("body.reports.0.header.version", 1.0),
+    "report not an object": _set("body.reports.0", 1),
+    "unknown signing type": _set("body.reports.0.signature.signing_type", "other"),
+    "signature too short": _set("body.reports.0.signature.value", "AAAA"),
+    "other kind with reports": _set("kind", "hello"),
+    "body with another field": _set("body.extra", 1),
+    "bad sender serial": _set("sudi.udi_serial_number", "FCW 1"),
+    "sender not an object": _set("sudi", 1.5),
+    "ha list without the sender": _set("ha_udi", []),
+    "protocol of another version": _set("protocol", "smartlic-slp/2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_fast_path_answers_as_the_checked_one(case: str) -> None:
+    doc = CASES[case]()
+    data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    assert _answer(data) == _answer(data.decode())
+
+
+def test_a_plain_batch_takes_the_fast_path_and_keeps_its_reports() -> None:
+    data = jsonio.dumps(_request(5))
+    fast = protocol._plain_usage_report(data, protocol.MAX_MESSAGE_BYTES)
+    assert fast is not None
+    assert fast[1] == Request.parse(data.decode()).reports
+    assert Request.parse(data).reports == fast[1]
+
+
+def test_a_first_sight_of_the_sender_still_takes_the_fast_path() -> None:
+    data = jsonio.dumps(_request(2))
+    envelope._udis.clear()
+    assert protocol._plain_usage_report(data, protocol.MAX_MESSAGE_BYTES) is not None
+
+
+def test_a_float_anywhere_leaves_the_fast_path() -> None:
+    for path in ("sent_at", "state.keyset_version", "body.reports.0.payload"):
+        data = json.dumps(_set(path, 0.5)(), separators=(",", ":")).encode()
+        assert protocol._plain_usage_report(data, protocol.MAX_MESSAGE_BYTES) is None
+        with pytest.raises(SmartLicError, match="floats are not allowed"):
+            Request.parse(data)
