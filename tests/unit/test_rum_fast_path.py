@@ -64,7 +64,12 @@ _DROP = object()
 @contextlib.contextmanager
 def _forgotten() -> Iterator[None]:
     """Empty every memo, so a read takes the checked path; restore them after."""
-    memos: list[dict[Any, Any]] = [envelope._udis, artifacts._public_keys, artifacts._ha_sets]
+    memos: list[dict[Any, Any]] = [
+        envelope._udis,
+        artifacts._public_keys,
+        artifacts._ha_sets,
+        artifacts._senders,
+    ]
     saved = [dict(memo) for memo in memos]
     for memo in memos:
         memo.clear()

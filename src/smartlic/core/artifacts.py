@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
+
 from smartlic.core import jsonio
 from smartlic.core.envelope import ArtifactType, Envelope, SigningType, known_udi, read_sudi
 from smartlic.core.errors import FormatError
@@ -475,6 +477,97 @@ def _plain_measurement(m: object) -> Measurement | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Sender:
+    """What the reports of one instance and license repeat, checked once (``_sender``)."""
+
+    asset_name: str
+    udi: Udi
+    signing_type: SigningType
+    public_key: VerifyKey
+    entitlement_tag: str
+    license_name: str
+    software_version: str | None
+    hostname: str | None
+    ha: HaSet
+    utility_enabled: bool
+    customer_tags: tuple[str, ...]
+
+
+_senders: dict[bytes, _Sender] = {}
+
+
+def _sender(asset: object, instance: object, sig: object, meta: dict[str, Any]) -> _Sender | None:
+    """The checked values of a report's parts that every report of one instance and license
+    repeats (all but its id, previous id and measurements), remembered by their exact JSON
+    bytes: equal bytes are an equal value of equal types (``true`` is not ``1``), so a part
+    seen once need not be checked again. None for anything the plain reader does not take."""
+    key = orjson.dumps(
+        (
+            asset,
+            instance,
+            sig,
+            meta["entitlement_tag"],
+            meta["license_name"],
+            meta["utility_enabled"],
+            meta["software_version"],
+            meta["hostname"],
+            meta["ha_udi"],
+            meta["customer_tags"],
+        )
+    )
+    known = _senders.get(key)
+    if known is not None:
+        return known
+    if type(asset) is not dict or asset.keys() != {"name"} or not _text(asset["name"], MAX_NAME):
+        return None
+    if type(instance) is not dict or instance.keys() != {"sudi"}:
+        return None
+    if type(sig) is not dict or sig.keys() != _SIG_KEYS:
+        return None
+    udi = known_udi(instance["sudi"])
+    signing_type = (
+        _SIGNING_TYPES.get(sig["signing_type"]) if _text(sig["signing_type"], 8) else None
+    )
+    public_b64 = sig["public_key"]
+    public = _public_keys.get(public_b64) if _text(public_b64, 64) else None
+    if udi is None or signing_type is None or public is None or sig["key"] != public[1]:
+        return None
+    ha_key = _ha_key(meta["ha_udi"])
+    ha = _ha_sets.get(ha_key) if ha_key is not None and len(ha_key) <= 16 else None
+    tags, version, hostname = meta["customer_tags"], meta["software_version"], meta["hostname"]
+    if (
+        ha is None
+        or not ha.contains(udi)
+        or not _text(meta["entitlement_tag"], MAX_NAME, empty=False)
+        or not _text(meta["license_name"], MAX_NAME, empty=False)
+        or type(meta["utility_enabled"]) is not bool
+        or not (version is None or _text(version, 64))
+        or not (hostname is None or _text(hostname, MAX_NAME))
+        or type(tags) is not list
+        or len(tags) > 4
+        or not all(_text(tag, 128) for tag in tags)
+    ):
+        return None
+    known = _Sender(
+        asset["name"],
+        udi,
+        signing_type,
+        public[0],
+        meta["entitlement_tag"],
+        meta["license_name"],
+        version,
+        hostname,
+        ha,
+        meta["utility_enabled"],
+        tuple(tags),
+    )
+    if len(_senders) >= _MEMO_LIMIT:
+        _senders.clear()
+    _senders[key] = known
+    return known
+
+
 def _plain_rum(obj: object) -> RumReport | None:
     """``RumReport.from_json`` without ``Fields``, for the one shape instances write, whose UDI,
     key and HA list a report of the same batch has already been read with every check.
@@ -486,46 +579,16 @@ def _plain_rum(obj: object) -> RumReport | None:
     """
     if type(obj) is not dict or obj.keys() != _RUM_KEYS or obj["version"] != RUM_VERSION:
         return None
-    ident, sig, meta = obj["asset_identification"], obj["signature"], obj["meta"]
+    ident, meta = obj["asset_identification"], obj["meta"]
     if type(ident) is not dict or ident.keys() != _IDENT_KEYS:
-        return None
-    if type(sig) is not dict or sig.keys() != _SIG_KEYS:
         return None
     if type(meta) is not dict or meta.keys() != _META_KEYS:
         return None
-    report_id, asset, instance = ident["report_id"], ident["asset"], ident["instance"]
-    if type(report_id) is not int or report_id < 1:
+    report_id, previous = ident["report_id"], meta["previous_report_id"]
+    if type(report_id) is not int or report_id < 1 or type(previous) is not int or previous < 0:
         return None
-    if type(asset) is not dict or asset.keys() != {"name"} or not _text(asset["name"], MAX_NAME):
-        return None
-    if type(instance) is not dict or instance.keys() != {"sudi"}:
-        return None
-    udi = known_udi(instance["sudi"])
-    signing_type = (
-        _SIGNING_TYPES.get(sig["signing_type"]) if _text(sig["signing_type"], 8) else None
-    )
-    public_b64 = sig["public_key"]
-    key = _public_keys.get(public_b64) if _text(public_b64, 64) else None
-    if udi is None or signing_type is None or key is None or sig["key"] != key[1]:
-        return None
-    ha_key = _ha_key(meta["ha_udi"])
-    ha = _ha_sets.get(ha_key) if ha_key is not None and len(ha_key) <= 16 else None
-    tags, version, hostname = meta["customer_tags"], meta["software_version"], meta["hostname"]
-    previous = meta["previous_report_id"]
-    if (
-        ha is None
-        or not ha.contains(udi)
-        or not _text(meta["entitlement_tag"], MAX_NAME, empty=False)
-        or not _text(meta["license_name"], MAX_NAME, empty=False)
-        or type(meta["utility_enabled"]) is not bool
-        or not (version is None or _text(version, 64))
-        or not (hostname is None or _text(hostname, MAX_NAME))
-        or type(previous) is not int
-        or previous < 0
-        or type(tags) is not list
-        or len(tags) > 4
-        or not all(_text(tag, 128) for tag in tags)
-    ):
+    sender = _sender(ident["asset"], ident["instance"], obj["signature"], meta)
+    if sender is None:
         return None
     spans = obj["measurements"]
     if type(spans) is not list or len(spans) > 10_000:
@@ -540,19 +603,19 @@ def _plain_rum(obj: object) -> RumReport | None:
         RumReport,
         {
             "report_id": report_id,
-            "asset_name": asset["name"],
-            "udi": udi,
-            "signing_type": signing_type,
-            "public_key": key[0],
-            "entitlement_tag": meta["entitlement_tag"],
-            "license_name": meta["license_name"],
-            "software_version": version,
-            "hostname": hostname,
-            "ha": ha,
-            "utility_enabled": meta["utility_enabled"],
+            "asset_name": sender.asset_name,
+            "udi": sender.udi,
+            "signing_type": sender.signing_type,
+            "public_key": sender.public_key,
+            "entitlement_tag": sender.entitlement_tag,
+            "license_name": sender.license_name,
+            "software_version": sender.software_version,
+            "hostname": sender.hostname,
+            "ha": sender.ha,
+            "utility_enabled": sender.utility_enabled,
             "previous_report_id": previous,
             "measurements": tuple(measurements),
-            "customer_tags": tuple(tags),
+            "customer_tags": sender.customer_tags,
         },
     )
 
