@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartlic import __version__
 from smartlic.authority import parallel_verify
@@ -53,6 +54,63 @@ GC_THRESHOLD = 10_000
 """Allocations between young collections in a worker (CPython's default: 700)."""
 
 
+class RequestLog:
+    """One JSON log line and one counter per request, the outermost layer under Starlette's
+    error handling. A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (what
+    ``@app.middleware`` makes) passes every request through a task group and memory streams,
+    which cost a product instance's small request about as much as its SQL."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        # The fields routes add to (``log_fields``): request.state is scope["state"].
+        fields: dict[str, Any] = {
+            "method": scope["method"],
+            "path": Request(scope).url.path,
+            "client": client[0] if client else None,
+        }
+        scope.setdefault("state", {})["log_fields"] = fields
+        started = time.perf_counter()
+        status = 500  # unless an answer starts: an exception the error handler turns into 500
+        logged = False
+
+        def log() -> None:
+            nonlocal logged
+            logged = True
+            path = getattr(scope.get("route"), "path", "unmatched")
+            fields["route"] = path
+            self.metrics.http_requests.labels(path, str(status)).inc()
+            fields.setdefault("account", None)
+            fields.setdefault("code", None)
+            log_request(
+                {
+                    **fields,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+            )
+
+        async def answered(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                log()  # before the last byte goes: a client that got its answer finds the line
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answered)
+        finally:
+            if not logged:
+                log()
+
+
 def create_app(
     settings: Settings, *, clock: Clock | None = None, authority: Authority | None = None
 ) -> FastAPI:
@@ -78,30 +136,7 @@ def create_app(
         ),
     )
 
-    @app.middleware("http")
-    async def _count(request: Request, call_next: Any) -> Any:
-        fields = log_fields(request)
-        fields.update(
-            method=request.method,
-            path=request.url.path,
-            client=request.client.host if request.client else None,
-        )
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        fields["route"] = path
-        metrics.http_requests.labels(path, str(response.status_code)).inc()
-        fields.setdefault("account", None)
-        fields.setdefault("code", None)
-        log_request(
-            {
-                **fields,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-        )
-        return response
+    app.add_middleware(RequestLog, metrics=metrics)
 
     def refuse(
         request: Request,
