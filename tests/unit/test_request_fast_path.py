@@ -13,51 +13,22 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.utility.forge import rum, usage
 
 from smartlic.core import envelope, jsonio, protocol
-from smartlic.core.artifacts import Measurement, RumReport
-from smartlic.core.envelope import ArtifactType, SigningType, sign
 from smartlic.core.errors import SmartLicError
 from smartlic.core.keys import SigningKey
-from smartlic.core.protocol import InstanceState, Kind, Request
-from smartlic.core.udi import HaSet, Udi
+from smartlic.core.protocol import Request
+from smartlic.core.udi import Udi
 
 KEY = SigningKey.from_raw(bytes(range(1, 33)))
 UDI = Udi("C9300-24UX", "FCW2303D17A")
 
 
 def _request(reports: int = 3) -> dict[str, Any]:
-    ha = HaSet.standalone(UDI)
-    envelopes = []
-    for n in range(reports):
-        report = RumReport(
-            report_id=1_700_000_000 + n,
-            asset_name="regid.2017-05.com.cisco.C9300,v1",
-            udi=UDI,
-            signing_type=SigningType.BUILTIN,
-            public_key=KEY.public,
-            entitlement_tag="regid.2017-05.com.cisco.c9300_dna_advantage,1.0",
-            license_name="dna-advantage",
-            software_version="17.09.02",
-            hostname="switch",
-            ha=ha,
-            utility_enabled=True,
-            previous_report_id=0,
-            measurements=(Measurement(1_699_996_400, 1_700_000_000, 1_700_000_000, 900, 4, 1),),
-        )
-        envelopes.append(
-            sign(ArtifactType.RUM, report.to_json(), KEY, SigningType.BUILTIN, sudi=UDI)
-        )
-    request = Request(
-        kind=Kind.USAGE_REPORT,
-        message_id="m-1",
-        sent_at=1_700_000_000,
-        udi=UDI,
-        ha=ha,
-        state=InstanceState(keyset_version=1),
-        reports=tuple(envelopes),
-    )
-    out: dict[str, Any] = request.to_json()
+    out: dict[str, Any] = usage(
+        UDI, [rum(KEY, UDI, 1_700_000_000 + n, sudi=True) for n in range(reports)]
+    ).to_json()
     return out
 
 

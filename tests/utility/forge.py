@@ -12,7 +12,10 @@ from smartlic.core.protocol import InstanceState, Kind, Request
 from smartlic.core.udi import HaSet, Udi
 
 
-def rum(key: SigningKey, udi: Udi, report_id: int, count: int = 1) -> Envelope:
+def rum(
+    key: SigningKey, udi: Udi, report_id: int, count: int = 1, *, sudi: bool = False
+) -> Envelope:
+    """``sudi``: name the UDI in the signature block too, as devices do."""
     now = int(time.time())
     report = RumReport(
         report_id=report_id,
@@ -29,7 +32,9 @@ def rum(key: SigningKey, udi: Udi, report_id: int, count: int = 1) -> Envelope:
         previous_report_id=0,
         measurements=(Measurement(now - 1800, now, now, 900, 2, count),),
     )
-    return sign(ArtifactType.RUM, report.to_json(), key, SigningType.BUILTIN)
+    return sign(
+        ArtifactType.RUM, report.to_json(), key, SigningType.BUILTIN, sudi=udi if sudi else None
+    )
 
 
 def usage(udi: Udi, reports: list[Envelope], kind: Kind = Kind.USAGE_REPORT) -> Request:

@@ -477,27 +477,13 @@ def _plain_measurement(m: object) -> Measurement | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Sender:
-    """What the reports of one instance and license repeat, checked once (``_sender``)."""
-
-    asset_name: str
-    udi: Udi
-    signing_type: SigningType
-    public_key: VerifyKey
-    entitlement_tag: str
-    license_name: str
-    software_version: str | None
-    hostname: str | None
-    ha: HaSet
-    utility_enabled: bool
-    customer_tags: tuple[str, ...]
+_senders: dict[bytes, dict[str, Any]] = {}
+"""Exact JSON bytes of a sender's repeated parts → the ``RumReport`` fields they give."""
 
 
-_senders: dict[bytes, _Sender] = {}
-
-
-def _sender(asset: object, instance: object, sig: object, meta: dict[str, Any]) -> _Sender | None:
+def _sender(
+    asset: object, instance: object, sig: object, meta: dict[str, Any]
+) -> dict[str, Any] | None:
     """The checked values of a report's parts that every report of one instance and license
     repeats (all but its id, previous id and measurements), remembered by their exact JSON
     bytes: equal bytes are an equal value of equal types (``true`` is not ``1``), so a part
@@ -549,19 +535,19 @@ def _sender(asset: object, instance: object, sig: object, meta: dict[str, Any]) 
         or not all(_text(tag, 128) for tag in tags)
     ):
         return None
-    known = _Sender(
-        asset["name"],
-        udi,
-        signing_type,
-        public[0],
-        meta["entitlement_tag"],
-        meta["license_name"],
-        version,
-        hostname,
-        ha,
-        meta["utility_enabled"],
-        tuple(tags),
-    )
+    known = {
+        "asset_name": asset["name"],
+        "udi": udi,
+        "signing_type": signing_type,
+        "public_key": public[0],
+        "entitlement_tag": meta["entitlement_tag"],
+        "license_name": meta["license_name"],
+        "software_version": version,
+        "hostname": hostname,
+        "ha": ha,
+        "utility_enabled": meta["utility_enabled"],
+        "customer_tags": tuple(tags),
+    }
     if len(_senders) >= _MEMO_LIMIT:
         _senders.clear()
     _senders[key] = known
@@ -602,20 +588,10 @@ def _plain_rum(obj: object) -> RumReport | None:
     return _assemble(
         RumReport,
         {
+            **sender,
             "report_id": report_id,
-            "asset_name": sender.asset_name,
-            "udi": sender.udi,
-            "signing_type": sender.signing_type,
-            "public_key": sender.public_key,
-            "entitlement_tag": sender.entitlement_tag,
-            "license_name": sender.license_name,
-            "software_version": sender.software_version,
-            "hostname": sender.hostname,
-            "ha": sender.ha,
-            "utility_enabled": sender.utility_enabled,
             "previous_report_id": previous,
             "measurements": tuple(measurements),
-            "customer_tags": sender.customer_tags,
         },
     )
 
