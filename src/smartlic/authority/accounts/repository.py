@@ -3,6 +3,8 @@ holds the few unscoped look-ups that *find* the account (by name, tenant or toke
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -61,12 +63,35 @@ class Directory:
             select(IdToken).where(IdToken.token_hash == token_hash).with_for_update()
         )
 
-    def api_token_by_hash(self, token_hash: str) -> ApiToken | None:
-        return self.session.scalar(_API_TOKEN_BY_HASH, {"hash": token_hash})
+    def api_token_by_hash(self, token_hash: str) -> TokenGrant | None:
+        """What authenticating needs of a token: a Core row, not an ORM object, because every
+        request of a utility or script asks (about a third of the cost, ADR 0014)."""
+        row = self.session.execute(_API_TOKEN_BY_HASH, {"hash": token_hash}).first()
+        return TokenGrant(*row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    id: str
+    account_id: str | None
+    va_id: str | None
+    role: str
+    user_id: str | None
+    revoked_at: int | None
+    expires_at: int | None
 
 
 # Built once: every request of a utility or script looks its token up (ADR 0010).
-_API_TOKEN_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("hash"))
+_TOKENS = ApiToken.__table__.c
+_API_TOKEN_BY_HASH = select(
+    _TOKENS.id,
+    _TOKENS.account_id,
+    _TOKENS.va_id,
+    _TOKENS.role,
+    _TOKENS.user_id,
+    _TOKENS.revoked_at,
+    _TOKENS.expires_at,
+).where(_TOKENS.token_hash == bindparam("hash"))
 
 
 class AccountRepository:

@@ -36,15 +36,22 @@ class PolicyRepository:
         )
         return self.session.scalar(query.order_by(CustomPolicy.seq.desc()).limit(1))
 
-    def in_force(self, va_id: str) -> CustomPolicy | None:
-        """In one query: the newest policy of the VA, else the newest of the smart account."""
-        return self.session.scalar(_IN_FORCE, {"account": self.account_id, "va": va_id})
+    def in_force(self, va_id: str) -> tuple[str, str | None, int] | None:
+        """In one query: (id, va_id, created_at) of the newest policy of the VA, else of the
+        newest of the smart account. Columns, not the ORM row: every ACK asks, and a policy row
+        is never changed, so its caller keeps what it parsed by id (``get`` on a miss)."""
+        row = self.session.execute(_IN_FORCE, {"account": self.account_id, "va": va_id}).first()
+        return (row[0], row[1], row[2]) if row is not None else None
+
+    def get(self, policy_id: str) -> CustomPolicy | None:
+        row = self.session.get(CustomPolicy, policy_id)
+        return row if row is not None and row.account_id == self.account_id else None
 
 
 # Built once: every ACK asks for the policy in force, and building the statement cost more
 # than running it (ADR 0010).
 _IN_FORCE = (
-    select(CustomPolicy)
+    select(CustomPolicy.id, CustomPolicy.va_id, CustomPolicy.created_at)
     .where(
         CustomPolicy.account_id == bindparam("account"),
         or_(CustomPolicy.va_id == bindparam("va"), CustomPolicy.va_id.is_(None)),

@@ -95,18 +95,23 @@ class PolicyService:
         return row
 
     def in_force(self, session: Session, account_id: str, va_id: str) -> InForce:
-        row = PolicyRepository(session, account_id).in_force(va_id)
-        if row is None:
+        repo = PolicyRepository(session, account_id)
+        found = repo.in_force(va_id)
+        if found is None:
             return InForce(CISCO_DEFAULT, 0, "default")
         # A custom policy row is never changed once written (a new policy is a new row), so
         # its parsed and merged form is kept by id; which row is in force is asked every time.
-        known = self._parsed.get(row.id)
+        policy_id, policy_va, created_at = found
+        known = self._parsed.get(policy_id)
         if known is None:
-            source = "smart account" if row.va_id is None else "virtual account"
-            known = InForce(merge(CISCO_DEFAULT, spec_of(row)), row.created_at, source)
+            row = repo.get(policy_id)
+            if row is None:  # only removing the account removes a policy: it has just gone
+                return InForce(CISCO_DEFAULT, 0, "default")
+            source = "smart account" if policy_va is None else "virtual account"
+            known = InForce(merge(CISCO_DEFAULT, spec_of(row)), created_at, source)
             if len(self._parsed) >= 10_000:
                 self._parsed.clear()
-            self._parsed[row.id] = known
+            self._parsed[policy_id] = known
         return known
 
     def grant(
