@@ -102,3 +102,26 @@ def test_a_float_anywhere_leaves_the_fast_path() -> None:
         assert protocol._plain_usage_report(data, protocol.MAX_MESSAGE_BYTES) is None
         with pytest.raises(SmartLicError, match="floats are not allowed"):
             Request.parse(data)
+
+
+def test_truncated_and_oversized_requests_are_refused_as_before() -> None:
+    data = jsonio.dumps(_request(2))
+    assert _answer(data[:-7]) == _answer(data[:-7].decode())
+    assert str(_answer(data[:-7])).startswith("MALFORMED: request ")
+    assert protocol._plain_usage_report(data, len(data) - 1) is None
+    with pytest.raises(SmartLicError, match="more than the limit"):
+        Request.parse(data, limit=len(data) - 1)
+
+
+def test_a_tampered_payload_is_read_but_left_to_the_signature_check() -> None:
+    doc = _request(1)
+    doc["body"]["reports"][0]["payload"] = doc["body"]["reports"][0]["payload"].replace(
+        '"C9300"', '"C9301"'
+    )
+    assert '"C9301"' in doc["body"]["reports"][0]["payload"]
+    data = jsonio.dumps(doc)
+    fast = protocol._plain_usage_report(data, protocol.MAX_MESSAGE_BYTES)
+    assert fast is not None
+    (report,) = fast[1]
+    with pytest.raises(SmartLicError, match="does not verify"):
+        report.verify_with(KEY.public)

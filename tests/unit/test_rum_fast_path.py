@@ -220,5 +220,5 @@ def test_envelopes_read_the_same_on_both_paths(case: str, monkeypatch: pytest.Mo
             return exc.reason
 
     plain = read()
-    monkeypatch.setattr(envelope, "_plain_envelope", lambda obj, limit: None)
+    monkeypatch.setattr(envelope, "plain_envelope", lambda obj, limit: None)
     assert plain == read()

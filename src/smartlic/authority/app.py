@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -137,6 +138,7 @@ def create_app(
     )
 
     app.add_middleware(RequestLog, metrics=metrics)
+    app.state.protocol_limiters = weakref.WeakKeyDictionary()  # api/protocol_routes._limiter
 
     def refuse(
         request: Request,

@@ -181,7 +181,7 @@ class Envelope:
         cls, obj: Any, *, path: str = "envelope", max_payload: int = MAX_ENVELOPE_BYTES
     ) -> Envelope:
         """``max_payload`` is raised only by readers of larger documents (bundle manifests)."""
-        plain = _plain_envelope(obj, max_payload)
+        plain = plain_envelope(obj, max_payload)
         if plain is not None:
             return plain
         fields = jsonio.Fields(obj, path)
@@ -224,15 +224,11 @@ _SIGNING_TYPE_OF = {t.value: t for t in SigningType}
 
 
 def plain_envelope(obj: object, max_payload: int = MAX_ENVELOPE_BYTES) -> Envelope | None:
-    """The envelope of a plain-shape value, else None: every leaf is checked for its exact type,
-    so a value this reads holds no float (a batch reader relies on that to skip its walk)."""
-    return _plain_envelope(obj, max_payload)
-
-
-def _plain_envelope(obj: object, max_payload: int) -> Envelope | None:
     """``Envelope.from_json`` without ``Fields`` for the shape every writer produces (a request
     of 5,000 reports holds 5,000 envelopes); None for anything else or anything doubtful, which
-    the checked path then reads and names. Accepts a subset of it and builds the same value."""
+    the checked path then reads and names. Accepts a subset of it and builds the same value.
+    Every leaf is checked for its exact type, so a value this reads holds no float (a batch
+    reader relies on that to skip its walk)."""
     if type(obj) is not dict or obj.keys() != _ENVELOPE_KEYS:
         return None
     header, payload, sig = obj["header"], obj["payload"], obj["signature"]

@@ -32,8 +32,7 @@ def _limiter(request: Request) -> anyio.CapacityLimiter:
     loop: a limiter belongs to the loop it was made in, and tests run one app in several."""
     state = request.app.state
     limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter]
-    limiters = getattr(state, "protocol_limiters", None) or weakref.WeakKeyDictionary()
-    state.protocol_limiters = limiters
+    limiters = state.protocol_limiters
     loop = asyncio.get_running_loop()
     limiter = limiters.get(loop)
     if limiter is None:

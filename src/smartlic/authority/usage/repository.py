@@ -6,6 +6,9 @@ statements on the tables, not ORM objects: it runs for every request of every ut
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -20,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from smartlic.authority.accounts.models import AuditEntry
 from smartlic.authority.db import Base, new_id
@@ -31,20 +36,30 @@ _ACKS = Base.metadata.tables[StoredAck.__tablename__]
 _CHUNK = 500
 """Report ids per ``IN`` list (SQLite): well under its limit on bound parameters."""
 
+
+def _seen(ids: Callable[[ColumnElement[int]], ColumnElement[bool]]) -> CompoundSelect[Any]:
+    """Stored and buried reports of one UDI among some ids, ``ids`` saying how a column is
+    matched against the ``ids`` parameter."""
+    return union_all(
+        select(_REPORTS.c.report_id, _REPORTS.c.digest, _REPORTS.c.trusted, literal(0)).where(
+            _REPORTS.c.account_id == bindparam("account_id"),
+            _REPORTS.c.va_id == bindparam("va_id"),
+            _REPORTS.c.udi == bindparam("udi"),
+            ids(_REPORTS.c.report_id),
+        ),
+        select(_TOMBS.c.report_id, _TOMBS.c.digest, _TOMBS.c.trusted, literal(1)).where(
+            _TOMBS.c.account_id == bindparam("account_id"),
+            _TOMBS.c.udi == bindparam("udi"),
+            ids(_TOMBS.c.report_id),
+        ),
+    )
+
+
 # Built once: building a statement costs about as much as running it on the ingest path.
-_SEEN = union_all(
-    select(_REPORTS.c.report_id, _REPORTS.c.digest, _REPORTS.c.trusted, literal(0)).where(
-        _REPORTS.c.account_id == bindparam("account_id"),
-        _REPORTS.c.va_id == bindparam("va_id"),
-        _REPORTS.c.udi == bindparam("udi"),
-        _REPORTS.c.report_id.in_(bindparam("ids", expanding=True)),
-    ),
-    select(_TOMBS.c.report_id, _TOMBS.c.digest, _TOMBS.c.trusted, literal(1)).where(
-        _TOMBS.c.account_id == bindparam("account_id"),
-        _TOMBS.c.udi == bindparam("udi"),
-        _TOMBS.c.report_id.in_(bindparam("ids", expanding=True)),
-    ),
-)
+_SEEN = _seen(lambda column: column.in_(bindparam("ids", expanding=True)))
+# PostgreSQL: one array parameter whatever the batch size, so one statement whose plan the
+# server keeps, rather than an ``IN`` list of 500 parameters parsed and planned per chunk.
+_SEEN_ARRAY = _seen(lambda column: column == any_(bindparam("ids", type_=ARRAY(BigInteger))))
 REPORT_COLUMNS = (
     "id",
     "account_id",
@@ -63,22 +78,6 @@ REPORT_COLUMNS = (
     "envelope",
 )
 _COLUMN_LIST = ", ".join(REPORT_COLUMNS)
-# PostgreSQL: one array parameter whatever the batch size, so one statement whose plan the
-# server keeps, rather than an ``IN`` list of 500 parameters parsed and planned per chunk.
-_ID_ARRAY = bindparam("ids", type_=ARRAY(BigInteger))
-_SEEN_ARRAY = union_all(
-    select(_REPORTS.c.report_id, _REPORTS.c.digest, _REPORTS.c.trusted, literal(0)).where(
-        _REPORTS.c.account_id == bindparam("account_id"),
-        _REPORTS.c.va_id == bindparam("va_id"),
-        _REPORTS.c.udi == bindparam("udi"),
-        _REPORTS.c.report_id == any_(_ID_ARRAY),
-    ),
-    select(_TOMBS.c.report_id, _TOMBS.c.digest, _TOMBS.c.trusted, literal(1)).where(
-        _TOMBS.c.account_id == bindparam("account_id"),
-        _TOMBS.c.udi == bindparam("udi"),
-        _TOMBS.c.report_id == any_(_ID_ARRAY),
-    ),
-)
 _STORED_ACK = select(_ACKS.c.envelope).where(
     _ACKS.c.account_id == bindparam("account_id"),
     _ACKS.c.va_id == bindparam("va_id"),
