@@ -6,18 +6,59 @@ with status 1; a traceback means a bug.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from smartlic import __version__
 from smartlic.core import sysmsg, xmlfile
 from smartlic.core.errors import SmartLicError
+
+ROLE_GROUPS: dict[str, tuple[str, str]] = {
+    "instance": ("smartlic.instance.cli", "Run and inspect a product instance."),
+    "authority": ("smartlic.authority.cli", "Run and administer the authority (CSSM role)."),
+    "utility": ("smartlic.utility.cli", "Run the utility (CSLU role)."),
+    "lab": ("smartlic.lab.cli", "Fleets of emulated product instances and scenarios."),
+}
+"""Each role ships its own command group; this module only mounts them, by name."""
+
+
+class _RoleGroups(TyperGroup):
+    """The role groups are imported when named, not at start: a role pulls in its web
+    framework, database layer and SSH server, which cost seconds before even ``--help``.
+    (Typer vendors its own click, so the hooks are typed loosely rather than by its private
+    module.)"""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *ROLE_GROUPS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in ROLE_GROUPS:
+            return super().get_command(ctx, cmd_name)
+        module, help_text = ROLE_GROUPS[cmd_name]
+        command = typer.main.get_command(importlib.import_module(module).app)
+        command.help = help_text
+        command.name = cmd_name
+        return command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The listing from the short help texts, without importing a role."""
+        rows = []
+        for name in super().list_commands(ctx):
+            command = super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width)))
+        rows += [(name, help_text) for name, (_, help_text) in ROLE_GROUPS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 app = typer.Typer(
     name="smartlic",
@@ -25,28 +66,12 @@ app = typer.Typer(
         "Smart Licensing Using Policy, open: product instances, the utility (CSLU role) and "
         "the authority (CSSM role). Start with `smartlic demo`."
     ),
+    cls=_RoleGroups,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-
-
-def _add_role_commands() -> None:
-    """Each role ships its own command group; this module only mounts them."""
-    from smartlic.authority.cli import app as authority_app
-    from smartlic.instance.cli import app as instance_app
-    from smartlic.lab.cli import app as lab_app
-    from smartlic.utility.cli import app as utility_app
-
-    app.add_typer(instance_app, name="instance", help="Run and inspect a product instance.")
-    app.add_typer(
-        authority_app, name="authority", help="Run and administer the authority (CSSM role)."
-    )
-    app.add_typer(utility_app, name="utility", help="Run the utility (CSLU role).")
-    app.add_typer(lab_app, name="lab", help="Fleets of emulated product instances and scenarios.")
-
-
-_add_role_commands()
 console = Console()
 err_console = Console(stderr=True)
 

@@ -104,3 +104,27 @@ def test_fleet_shares_one_database(template: Path, tmp_path: Path) -> None:
         assert len(again.agents) == 40 and again.fleet is not None
     finally:
         again.close()
+
+
+def test_every_url_the_lab_prints_answers_a_get(template: Path, tmp_path: Path) -> None:
+    """The table of `lab up` and `make demo`: both utility consoles are listed, and each URL
+    answers a GET (a push endpoint with 405 and a line that says what it is for)."""
+    import httpx
+
+    from smartlic.core.protocol import PUSH_ENDPOINT_GET
+
+    lab = Lab.create(tmp_path / "lab", instances=5, topology="mixed", template=template)
+    try:
+        urls = lab.urls()
+        assert {"utility console", "utility (disconnected) console"} <= set(urls)
+        for what, value in urls.items():
+            if what == "device SSH":
+                continue
+            url = value.split()[0]
+            response = httpx.get(url, timeout=10, follow_redirects=True)
+            if response.status_code == 405:
+                assert PUSH_ENDPOINT_GET in response.text, what
+            else:
+                assert response.status_code == 200, (what, url, response.status_code)
+    finally:
+        lab.close()

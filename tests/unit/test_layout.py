@@ -1,5 +1,5 @@
-"""DESIGN.md §4: core imports none of ours; instance, utility and authority never import each
-other. Checked on the parsed imports of every module, so a lazy import inside a function counts
+"""DESIGN.md §4: core imports none of ours; the support floor (``smartlic.support``) imports
+only core; instance, utility and authority import core and support and never each other. Checked on the parsed imports of every module, so a lazy import inside a function counts
 too."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "smartlic"
-ROLES = ("core", "instance", "utility", "authority")
+ROLES = ("core", "support", "instance", "utility", "authority")
 FORBIDDEN = {
-    "core": {"instance", "utility", "authority", "lab", "cli", "walkthrough"},
+    "core": {"support", "instance", "utility", "authority", "lab", "cli", "walkthrough"},
+    "support": {"instance", "utility", "authority", "lab", "cli", "walkthrough"},
     "instance": {"utility", "authority", "lab", "cli", "walkthrough"},
     "utility": {"instance", "authority", "lab", "cli", "walkthrough"},
     "authority": {"instance", "utility", "lab", "cli", "walkthrough"},

@@ -6,16 +6,17 @@ the REST API under ``/api/v1`` (problem+json errors), the public key sets, and `
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.responses import Response as HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -48,6 +49,7 @@ from smartlic.authority.settings import Settings
 from smartlic.authority.uploads import routes as upload_routes
 from smartlic.core import xmlfile
 from smartlic.core.errors import SmartLicError
+from smartlic.core.protocol import PUSH_ENDPOINT_GET, is_push_path
 
 log = logging.getLogger("smartlic.authority")
 
@@ -183,9 +185,12 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
+        detail = str(exc.detail)
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(app, request))
-        return refuse(request, exc.status_code, str(exc.detail), str(exc.detail), "HTTP", headers)
+            if is_push_path(request.url.path):
+                detail = PUSH_ENDPOINT_GET
+        return refuse(request, exc.status_code, str(exc.detail), detail, "HTTP", headers)
 
     app.include_router(protocol_routes.router)
     app.include_router(rest.router)
@@ -221,6 +226,12 @@ def create_app(
     from smartlic.authority.portal import mount as mount_portal
 
     mount_portal(app)  # the web portal, /portal (docs/web.md)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """A person who opens the server's address lands on the portal (its sign-in page)."""
+        return RedirectResponse("/portal/", status_code=307)
+
     return app
 
 
@@ -261,7 +272,17 @@ def app_from_env() -> FastAPI:
     app = create_app(settings)
     tune_gc()
     parallel_verify.shared.start()
+    app.router.lifespan_context = _stop_helpers_at_shutdown
     return app
+
+
+@contextlib.asynccontextmanager
+async def _stop_helpers_at_shutdown(app: FastAPI) -> AsyncIterator[None]:
+    """Stop the verify helpers when uvicorn shuts the worker down. Exit handlers are not
+    enough: after a graceful shutdown on SIGTERM, uvicorn raises the signal again, and the
+    process dies of it without running them."""
+    yield
+    parallel_verify.shared.close()
 
 
 def tune_gc() -> None:

@@ -25,6 +25,9 @@ from smartlic.authority.db import make_engine, transaction
 from smartlic.authority.migrate import current_revision, head_revision, upgrade
 from smartlic.authority.settings import Settings
 from smartlic.core.errors import ConfigurationError, FormatError, SmartLicError
+from smartlic.support import announce
+from smartlic.support.announce import AUTHORITY_URLS as URLS
+from smartlic.support.listen import check_free
 
 DATA_ENV = "SMARTLIC_AUTHORITY_DATA"
 DB_ENV = "SMARTLIC_AUTHORITY_DB"
@@ -213,7 +216,13 @@ def serve(
     if db:
         os.environ[DB_ENV] = db
     os.environ[THREADS_ENV] = str(protocol_threads)
-    emit(as_json, {"host": host, "port": port, "workers": workers}, f"Serving on {host}:{port}")
+    check_free(host, port, flag="--port")
+    base = announce.base_url("http", host, port)
+    emit(
+        as_json,
+        {"host": host, "port": port, "workers": workers, "urls": announce.urls(base, URLS)},
+        announce.lines(f"smartlic authority serving on {base}", base, URLS),
+    )
     uvicorn.run(
         "smartlic.authority.app:app_from_env",
         factory=True,

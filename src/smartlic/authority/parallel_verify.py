@@ -22,6 +22,7 @@ import atexit
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -63,6 +64,21 @@ def _first_failure(task: Task) -> int:
     return -1
 
 
+def _watch_parent(parent: int) -> None:
+    """In a helper: exit as soon as the worker that started it is gone.
+
+    A worker killed before its exit handlers run (SIGKILL, or SIGTERM while it is still
+    starting) cannot shut its pool down; its helpers would live on as orphans, holding the
+    server's stdout and stderr open, so whoever waits for the server's output waits forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
 def _check_here(pairs: Sequence[tuple[Envelope, VerifyKey]]) -> None:
     for envelope, key in pairs:
         envelope.verify_with(key)
@@ -90,7 +106,12 @@ class ParallelVerifier:
             if self._pool is None:
                 # "spawn": a fresh interpreter, never a fork of a process that runs threads.
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    self.processes,
+                    mp_context=context,
+                    initializer=_watch_parent,
+                    initargs=(os.getpid(),),
+                )
             return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:

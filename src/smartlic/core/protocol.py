@@ -22,6 +22,20 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """Largest request or response body; a usage report batch past this must be split."""
 MAX_REPORTS_PER_MESSAGE = 5000
 
+PUSH_PATHS = ("/cslu/v1/pi", "/licservice/license")
+"""Where product instances POST their messages (with ``/<tenant>`` after ``/cslu/v1/pi``)."""
+
+PUSH_ENDPOINT_GET = (
+    "This is a Smart Licensing Using Policy push endpoint: product instances POST their "
+    "messages here (usage reports, trust and authorization requests, polls). There is nothing "
+    "to GET; see docs/protocol.md."
+)
+"""The answer to a person who opens a push endpoint in a browser (with 405 and ``Allow: POST``)."""
+
+
+def is_push_path(path: str) -> bool:
+    return path in PUSH_PATHS or path.startswith(PUSH_PATHS[0] + "/")
+
 
 class Kind(StrEnum):
     USAGE_REPORT = "usage_report"

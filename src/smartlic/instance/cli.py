@@ -20,6 +20,8 @@ from smartlic.instance.agent import Agent, Identity
 from smartlic.instance.records import AuthorizationEntry
 from smartlic.instance.schedule import scheduled_job_lines
 from smartlic.instance.store import DB_NAME, Store
+from smartlic.support.announce import base_url
+from smartlic.support.listen import bind, check_free, port_of
 
 app = typer.Typer(
     name="instance",
@@ -30,6 +32,9 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+DEFAULT_HTTP_PORT = 8443
+"""The port of a device's web services (RESTCONF and the REST API) on IOS XE."""
 
 StateOpt = Annotated[Path, typer.Option("--state", help="The instance's state folder.")]
 
@@ -97,7 +102,13 @@ def run(
     udi: Annotated[str | None, typer.Option(help="UDI, e.g. PID:C9300-24UX,SN:FCW2303D16Y")] = None,
     hostname: Annotated[str | None, typer.Option(help="Hostname.")] = None,
     ha: Annotated[str | None, typer.Option(help="HA set, e.g. 'Active:PID:..,SN:..'.")] = None,
-    http_port: Annotated[int, typer.Option(help="Port of the device REST API.")] = 8443,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Port of the device REST API (default {DEFAULT_HTTP_PORT}, or a free port, "
+            "printed, when another device on this machine has it)."
+        ),
+    ] = None,
     http_host: Annotated[str, typer.Option(help="Address of the device REST API.")] = "127.0.0.1",
     authority_keys: Annotated[
         Path | None, typer.Option(help="The authority's key set file (trust anchor).")
@@ -126,13 +137,25 @@ def run(
         enable_secret = password
 
     try:
+        # Ports first: a port in use is refused before anything starts, naming its flag.
+        if ssh_port is not None:
+            check_free(http_host, ssh_port, flag="--ssh-port")
+        http_socket = bind(http_host, http_port, flag="--http-port", default=DEFAULT_HTTP_PORT)
+    except SmartLicError as exc:
+        _fail(exc)
+        return
+    bound = port_of(http_socket)
+    if http_port is None and bound != DEFAULT_HTTP_PORT:
+        typer.echo(f"port {DEFAULT_HTTP_PORT} is taken; the REST API takes {bound} (--http-port)")
+    try:
         agent = _open(state, udi, hostname, authority_keys, ha, on_message=True)
     except SmartLicError as exc:
+        http_socket.close()
         _fail(exc)
         return
     typer.echo(
         f"product instance {agent.udi} ({agent.identity.hostname}); REST API on "
-        f"http://{http_host}:{http_port}/smartlic-service"
+        f"{base_url('http', http_host, bound)}/smartlic-service"
         + ("" if ssh_port is None else f"; SSH on {http_host}:{ssh_port}")
     )
     try:
@@ -140,7 +163,8 @@ def run(
             serve(
                 agent,
                 host=http_host,
-                port=http_port,
+                port=bound,
+                http_socket=http_socket,
                 username=username,
                 password=password,
                 ssh_port=ssh_port,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 
 import uvicorn
@@ -53,11 +54,13 @@ async def serve(
     hostname: str | None = None,
     ready: Callable[[dict[str, int]], None] | None = None,
     shutdown: asyncio.Event | None = None,
+    http_socket: socket.socket | None = None,
 ) -> None:
     """Scheduler, REST API and (with ``ssh_port``) the device shell over SSH, on one event loop,
     until interrupted. The same username and password guard the REST API and SSH. Port 0 picks
     a free port; ``ready`` receives the bound ports (``{"http": n, "ssh": m}``); setting
-    ``shutdown`` stops everything cleanly."""
+    ``shutdown`` stops everything cleanly. ``http_socket``, already bound, serves the REST API
+    instead of ``host:port`` (the CLI binds first so a port in use is refused cleanly)."""
     app = create_app(agent, username, password)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     stop = asyncio.Event()
@@ -94,7 +97,7 @@ async def serve(
 
         stopper = asyncio.create_task(wait_for_shutdown())
     try:
-        await server.serve()
+        await server.serve(sockets=None if http_socket is None else [http_socket])
     finally:
         for helper in (watcher, stopper):
             if helper is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from smartlic.core.errors import SmartLicError
@@ -123,5 +124,23 @@ def create_app(agent: Agent, username: str, password: str) -> FastAPI:
         except SmartLicError as exc:
             return _error(exc)
         return {"status": "OK", "installed": result.installed, "message": result.summary()}
+
+    served = [
+        {"method": method, "path": route.path}
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.path.startswith(BASE)
+        for method in sorted(route.methods or ())
+        if method != "HEAD"
+    ]
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> dict[str, Any]:
+        """What a person who opens the device's address finds: what is served and how to ask.
+        Nothing about the device itself, which needs the credentials."""
+        return {
+            "service": "smartlic product instance: device REST API (Smart Licensing Using Policy)",
+            "authentication": "HTTP Basic (the device's user and password)",
+            "endpoints": served,
+        }
 
     return app

@@ -15,10 +15,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import asyncssh
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from smartlic._asyncssh import asyncssh
 from smartlic.core.timefmt import DAY
 from smartlic.lab.cli import topology_table, urls_table
 from smartlic.lab.fleet import ACCOUNT, DISCONNECTED, VA, Lab, authority_cli_run

@@ -28,11 +28,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncssh
 import httpx
 import uvicorn
 from typer.testing import CliRunner
 
+from smartlic._asyncssh import asyncssh
 from smartlic.authority.app import create_app as authority_app
 from smartlic.authority.cli import app as authority_cli
 from smartlic.authority.clock import FixedClock
@@ -659,14 +659,22 @@ class Lab:
         return out
 
     def urls(self) -> dict[str, str]:
+        """What a person opens or points a device at; every value but the SSH command answers
+        a GET (a push endpoint with 405 and a line saying what it is for)."""
         base = self.authority.url if self.authority else "-"
-        out = {"authority": base, "authority portal": f"{base}/portal"}
+        out = {
+            "authority portal": f"{base}/portal/",
+            "authority API docs": f"{base}/docs",
+            "authority push endpoint": f"{base}/cslu/v1/pi",
+        }
         for kind, server in self.utility_servers.items():
             name = "utility" if kind == CONNECTED else "utility (disconnected)"
-            out[name] = f"{server.url}/cslu/v1/pi"
+            out[f"{name} console"] = f"{server.url}/console/"
+            out[f"{name} push endpoint"] = f"{server.url}/cslu/v1/pi"
+        example = self.members[0].hostname if self.members else "<hostname>"
         if self.rest is not None:
-            out["device REST"] = f"{self.rest.url}/<hostname>/smartlic-service/"
-        out["device SSH"] = f"ssh -p {self.ssh_port} <hostname>@127.0.0.1"
+            out["device REST API"] = f"{self.rest.url}/{example}/ (any hostname or UDI)"
+        out["device SSH"] = f"ssh -p {self.ssh_port} {example}@127.0.0.1 (user: any hostname)"
         return out
 
 

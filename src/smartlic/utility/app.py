@@ -8,13 +8,19 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.responses import Response as HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from smartlic.core.errors import OversizedError
-from smartlic.core.protocol import MAX_MESSAGE_BYTES, Response, http_status_for
+from smartlic.core.protocol import (
+    MAX_MESSAGE_BYTES,
+    PUSH_ENDPOINT_GET,
+    Response,
+    http_status_for,
+)
 from smartlic.utility.service import UNKNOWN_MESSAGE, Utility
 
 log = logging.getLogger("smartlic.utility")
@@ -95,6 +101,18 @@ def create_app(utility: Utility, *, max_body: int = MAX_MESSAGE_BYTES) -> FastAP
     @app.post("/cslu/v1/pi/{tenant}")
     async def cslu_tenant(tenant: str, request: Request) -> HttpResponse:
         return await answer(request, tenant)
+
+    @app.get("/cslu/v1/pi", include_in_schema=False)
+    @app.get("/cslu/v1/pi/{tenant}", include_in_schema=False)
+    def push_endpoint_get() -> HttpResponse:
+        return JSONResponse(
+            {"detail": PUSH_ENDPOINT_GET}, status_code=405, headers={"Allow": "POST"}
+        )
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """A person who opens the utility's address lands on its console."""
+        return RedirectResponse("/console/", status_code=307)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

@@ -32,6 +32,9 @@ from rich.progress import (
 from rich.table import Table
 
 from smartlic.core.errors import FormatError, SmartLicError
+from smartlic.support import announce
+from smartlic.support.announce import UTILITY_URLS as URLS
+from smartlic.support.listen import check_free
 from smartlic.utility.service import Utility
 from smartlic.utility.store import DB_ENV
 
@@ -181,6 +184,7 @@ def serve(
 
     if authority and disconnected:
         raise typer.BadParameter("give --authority or --disconnected, not both")
+    check_free(host, port, flag="--port")
     utility = Utility(data, db=db)
     utility.configure(
         connected=True if authority else (False if disconnected else None),
@@ -223,10 +227,12 @@ def serve(
                     background.close()
 
         threading.Thread(target=uploads, daemon=True, name="upload").start()
+    base = announce.base_url("http", host, port)
+    mode = utility.preferences()["mode"]
     emit(
         as_json,
-        {"listening": f"http://{host}:{port}", **utility.preferences()},
-        f"utility listening on http://{host}:{port}/cslu/v1/pi ({utility.preferences()['mode']})",
+        {"listening": base, "urls": announce.urls(base, URLS), **utility.preferences()},
+        announce.lines(f"smartlic utility ({mode}) serving on {base}", base, URLS),
     )
     try:
         uvicorn.run(create_app(utility), host=host, port=port, log_level="warning")

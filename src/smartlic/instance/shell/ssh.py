@@ -20,8 +20,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import asyncssh
-
+from smartlic._asyncssh import asyncssh
 from smartlic.instance.shell.session import Device, Pager, Session
 
 HOST_KEY_FILE = "ssh_host_ed25519_key"
