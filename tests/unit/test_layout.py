@@ -1,6 +1,6 @@
 """DESIGN.md §4: core imports none of ours; the support floor (``smartlic.support``) imports
-only core; instance, utility and authority import core and support and never each other. Checked on the parsed imports of every module, so a lazy import inside a function counts
-too."""
+only core; instance, utility and authority import core and support and never each other.
+Checked on the parsed imports of every module, so a lazy import inside a function counts too."""
 
 from __future__ import annotations
 
