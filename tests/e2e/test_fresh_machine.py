@@ -191,7 +191,7 @@ def test_a_taken_port_is_refused_naming_the_flag(
     taken = authority_server[0].rsplit(":", 1)[1]
     result = _run("utility", "serve", "--data", str(tmp_path / "u"), "--port", taken)
     assert result.returncode == 1
-    assert f"port {taken} on 127.0.0.1 is already in use" in result.stderr
+    assert f"port {taken} on 127.0.0.1: address already in use" in result.stderr
     assert "--port" in result.stderr
     assert "Traceback" not in result.stderr
     result = _run("authority", "serve", "--data", str(authority_data), "--port", taken)
@@ -245,7 +245,7 @@ def test_two_devices_on_one_machine_both_start(tmp_path: Path) -> None:
             "PID:C9300-24UX,SN:FCW0000A003", "--password", "x", "--http-port", str(ports[1]),
         )  # fmt: skip
         assert refused.returncode == 1
-        assert f"port {ports[1]} on 127.0.0.1 is already in use" in refused.stderr
+        assert f"port {ports[1]} on 127.0.0.1: address already in use" in refused.stderr
         assert "--http-port" in refused.stderr
         assert not (tmp_path / "c").exists()
     finally:

@@ -31,7 +31,7 @@ def _socket(host: str, port: int) -> socket.socket:
 
 def _in_use(host: str, port: int, flag: str) -> ConfigurationError:
     return ConfigurationError(
-        f"port {port} on {host or '*'} is already in use (another server, or another "
+        f"port {port} on {host or '*'}: address already in use (by another server, or another "
         "smartlic process on this machine)",
         hint=f"Give another port with {flag} N (0 takes any free port), or stop what holds it.",
     )
